@@ -55,6 +55,8 @@ export interface DtTree {
   readonly plugin: boolean;
   /** Where the tree came from, for messages (a file name or `<stdin>`). */
   readonly source: string;
+  /** `dtb` when read from a blob (no type information: writers guess like dtc); absent or `dts` from source. */
+  readonly format?: 'dts' | 'dtb';
 }
 
 // ---------------------------------------------------------------------------------------------
