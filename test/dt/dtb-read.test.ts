@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { readDtb, isDtb } from '../../src/dt/fdt-read.js';
+import { emitDts } from '../../src/dt/emit-dts.js';
+import { getChild, getProp, propRegs } from '../../src/dt/tree.js';
+import { REAL_DTBS, arbDts, dtc } from './fixtures/out/helpers.js';
+
+describe('readDtb on real blobs', () => {
+  test.each(REAL_DTBS)('%s decompiles exactly like dtc -I dtb -O dts', (file) => {
+    const bytes = readFileSync(file);
+    expect(isDtb(bytes)).toBe(true);
+    const ours = Buffer.from(emitDts(readDtb(bytes, file)), 'latin1');
+    expect(ours.toString('latin1')).toBe(dtc(['-I', 'dtb', '-O', 'dts', file]).toString('latin1'));
+  });
+
+  test('the MTE FVP blob: header fields, memreserve and the tag storage nodes', () => {
+    const t = readDtb(readFileSync(REAL_DTBS[1]!), 'fvp-mte.dtb');
+    expect(t.format).toBe('dtb');
+    expect(t.bootCpuidPhys).toBe(0);
+    expect(t.memreserve).toEqual([{ address: 0x80000000n, size: 0x10000n, labels: [] }]);
+    const meta = getChild(t.root, 'metadata@c0000000');
+    expect(meta).toBeDefined();
+    expect(propRegs(getProp(meta!, 'reg')!, 2, 2)).toEqual([{ address: 0xfc000000n, size: 0x3e00000n }]);
+  });
+
+  test('the QEMU blob written by libfdt: rsvmap at 0x30, 1 MiB totalsize with free space', () => {
+    const bytes = readFileSync(REAL_DTBS[2]!);
+    const t = readDtb(bytes, 'virt.dtb');
+    expect(t.memreserve).toEqual([]);
+    const mem = getChild(t.root, 'memory@40000000');
+    expect(propRegs(getProp(mem!, 'reg')!, 2, 2)).toEqual([{ address: 0x40000000n, size: 0x80000000n }]);
+  });
+});
+
+describe('readDtb + emitDts on random blobs made by dtc', () => {
+  test('200 random trees decompile exactly like dtc -I dtb -O dts', () => {
+    let n = 0;
+    fc.assert(
+      fc.property(arbDts, (src) => {
+        const blob = dtc(['-I', 'dts', '-O', 'dtb', '-'], src);
+        const expected = dtc(['-I', 'dtb', '-O', 'dts', '-'], blob).toString('latin1');
+        const tree = readDtb(blob, '<random>');
+        expect(emitDts(tree)).toBe(expected);
+        n++;
+      }),
+      { numRuns: 200, seed: 20261125 },
+    );
+    expect(n).toBe(200);
+  });
+});
