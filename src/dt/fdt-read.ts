@@ -39,6 +39,10 @@ function headerSize(version: number): number {
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
 
+/** A name for a message: quoted, with non-printable bytes escaped so the message stays one line. */
+const quote = (s: string): string =>
+  `"${s.replace(/[^\x20-\x7e]|["\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
+
 interface Block {
   what: string;
   start: number;
@@ -180,20 +184,20 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
           const pp = parent ? parent.flatName : '';
           const prefix = pp === '/' ? '/' : `${pp}/`;
           if (!parent) {
-            if (flat !== '/' && flat !== '') fail(at, `root node path "${flat}" is not "/"`);
+            if (flat !== '/' && flat !== '') fail(at, `root node path ${quote(flat)} is not "/"`);
             nodeName = '';
           } else {
-            if (!flat.startsWith(prefix)) fail(at, `path "${flat}" is not valid as a child of "${pp}"`);
+            if (!flat.startsWith(prefix)) fail(at, `path ${quote(flat)} is not valid as a child of ${quote(pp)}`);
             nodeName = flat.slice(prefix.length);
           }
         }
         if (parent) {
           if (nodeName.length === 0) fail(at, 'empty node name');
-          if (nodeName.includes('/')) fail(at, `node name "${nodeName}" contains '/'`);
-          if (parent.childNames.has(nodeName)) fail(at, `duplicate node name "${nodeName}"`);
+          if (nodeName.includes('/')) fail(at, `node name ${quote(nodeName)} contains '/'`);
+          if (parent.childNames.has(nodeName)) fail(at, `duplicate node name ${quote(nodeName)}`);
           parent.childNames.add(nodeName);
         } else if (nodeName !== '') {
-          fail(at, `root node has a name ("${nodeName}"), expected none`);
+          fail(at, `root node has a name (${quote(nodeName)}), expected none`);
         }
         stack.push({
           name: nodeName,
@@ -224,12 +228,12 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
         const pname = propName(nameoff, at);
         if (varAlign && len >= 8) p = offStruct + ((p - offStruct + 7) & ~7);
         if (len > structEnd - p)
-          fail(at + 4, `property "${pname}" value (${hex(len)} bytes) runs past the structure block`);
-        if (node!.propNames.has(pname)) fail(at, `duplicate property "${pname}"`);
+          fail(at + 4, `property ${quote(pname)} value (${hex(len)} bytes) runs past the structure block`);
+        if (node!.propNames.has(pname)) fail(at, `duplicate property ${quote(pname)}`);
         node!.propNames.add(pname);
         node!.properties.push({ name: pname, value: bytes.slice(p, p + len), labels: [], markers: [] });
         p = (p + len + 3) & ~3;
-        if (p > structEnd) fail(at, `property "${pname}" padding runs past the structure block`);
+        if (p > structEnd) fail(at, `property ${quote(pname)} padding runs past the structure block`);
         break;
       }
       case FDT_NOP:
