@@ -1,0 +1,218 @@
+/**
+ * Tag storage reservation on page allocation and release: `reserve_metadata_storage` and
+ * `free_metadata_storage` of v1 patch 25 (arch/arm64/kernel/mte_tag_storage.c), kernel-facts §2.2–§2.4.
+ *
+ * A tagged page cannot be used until the tag storage block that holds its tags has been taken back from
+ * whoever uses it as data: the block is allocated with alloc_contig_range(MIGRATE_METADATA), which isolates
+ * it and migrates the data pages living there (src/mm/page_isolation.ts). Blocks are shared: the count of
+ * the block's first page is 1 + the tagged pages using it, added per allocation as
+ * `min(1 << order, 32 * block_size_pages)` (§2.3). When it falls back to 1 the block returns to the
+ * METADATA free lists.
+ *
+ * The region table, the xarray of reserved blocks and the block look-up are H5's (mte_tag_storage.ts);
+ * this file only adds the allocation-time protocol and installs it as the allocator's arch hook (§2.4).
+ */
+import type { KernelLog } from '../../sim/log.js';
+import { EBUSY, EINTR, MigFlag } from '../../mm/migrate.js';
+import type { PageIsolation } from '../../mm/page_isolation.js';
+import type { MteSwapTags } from './mteswap.js';
+import { blockRefCount, kprintf, orderToNumBlocks, type TagStorage } from './mte_tag_storage.js';
+
+/** alloc_contig_range attempts per block while it returns -EBUSY (v1: 5, §2.3 step 7). */
+export const RESERVE_CONTIG_TRIES = 5;
+
+/** What reservation needs from the page allocator and the per-page arrays. */
+export interface TagReserveMm {
+  pageRef(pfn: number): number;
+  setPageRef(pfn: number, count: number): void;
+  testFlag(pfn: number, flag: MigFlag): boolean;
+  setFlag(pfn: number, flag: MigFlag): void;
+  clearFlag(pfn: number, flag: MigFlag): void;
+  /** count_vm_events by /proc/vmstat name. */
+  count(name: string, delta: number): void;
+  readonly migrateMetadata: number;
+  readonly gfpTagged: number;
+  readonly gfpNoretry: number;
+  readonly gfpRetryMayfail: number;
+}
+
+/** The arch hook object the buddy allocator calls (§2.4; H3's `arch`). */
+export interface MetadataArchHooks {
+  metadataEnabled: boolean;
+  /** get_page_from_freelist after rmqueue for __GFP_TAGGED: false → the page goes back to the tail. */
+  reserveMetadata(pfn: number, order: number, gfp: number): boolean;
+  /** free_pages_prepare for a page with metadata. */
+  freeMetadata(pfn: number, order: number): void;
+  /** page_has_metadata(page) (= page_mte_tagged). */
+  pageHasMetadata(pfn: number): boolean;
+}
+
+export interface TagReserveStats {
+  reserveCalls: number;
+  alreadyReserved: number;
+  missingRegion: number;
+  failed: number;
+}
+
+export class TagReserve {
+  readonly stats: TagReserveStats = { reserveCalls: 0, alreadyReserved: 0, missingRegion: 0, failed: 0 };
+  /** Returns true while a fatal signal is pending for the faulting task (v1 patch 34); none by default. */
+  fatalSignalPending: () => boolean = () => false;
+
+  constructor(
+    readonly ts: TagStorage,
+    readonly mm: TagReserveMm,
+    readonly isolation: PageIsolation,
+    readonly swapTags: MteSwapTags,
+    readonly log: KernelLog,
+  ) {}
+
+  /** Returns true if the block whose first pfn is `block` is in tag_blocks_reserved. */
+  isBlockReserved(block: number): boolean {
+    return this.ts.reservedBlocks.has(block);
+  }
+
+  /** The refcount of a reserved block (1 + tagged pages), 0 when it is not reserved. */
+  blockRefcount(block: number): number {
+    return this.ts.reservedBlocks.has(block) ? this.mm.pageRef(block) : 0;
+  }
+
+  private blockRefAdd(block: number, n: number): number {
+    const c = this.mm.pageRef(block) + n;
+    this.mm.setPageRef(block, c);
+    return c;
+  }
+
+  /**
+   * reserve_metadata_storage(page, order, gfp), kernel-facts §2.3 steps 1–10: 0 on success (also when no
+   * region covers the page, v1), else a negative errno with every pin and new reservation undone.
+   */
+  reserveMetadataStorage(pfn: number, order: number, gfp: number): number {
+    const mm = this.mm;
+    const ts = this.ts;
+    this.stats.reserveCalls++;
+    // Step 2: no recursion into reservation for the pages migrated out; retry hard unless told not to.
+    let g = gfp & ~mm.gfpTagged;
+    if ((g & mm.gfpNoretry) === 0) g |= mm.gfpRetryMayfail;
+
+    // Step 3.
+    const found = ts.findBlock(pfn, this.log);
+    if (found === undefined) {
+      ts.warnMissingBlock(this.log, pfn);
+      this.stats.missingRegion++;
+      return 0;
+    }
+    const { block: startBlock, region } = found;
+    const bs = region.blockSizePages;
+    const endBlock = startBlock + orderToNumBlocks(order) * bs;
+    const count = blockRefCount(order, region);
+
+    // Step 4: a concurrent fault already reserved it.
+    if (mm.testFlag(pfn, MigFlag.TagStorageReserved)) {
+      this.stats.alreadyReserved++;
+      return 0;
+    }
+
+    // Step 5: pin the blocks already reserved so they cannot be freed under us.
+    for (let b = startBlock; b < endBlock; b += bs) if (ts.reservedBlocks.has(b)) this.blockRefAdd(b, count);
+
+    // Step 7.
+    let ret = 0;
+    for (let b = startBlock; b < endBlock; b += bs) {
+      if (ts.reservedBlocks.has(b)) continue;
+      // Past the region (v1's B-times over-reservation near the end of a region, §2.2): the kernel would
+      // take whatever memory follows; we refuse with the look-up's own error.
+      if (b + bs - 1 > region.tag.end) {
+        this.log.err(
+          kprintf('Block 0x%llx-0x%llx is outside tag region 0x%llx-0x%llx\n', [
+            BigInt(b) * BigInt(ts.pageSize),
+            BigInt(b + bs) * BigInt(ts.pageSize),
+            BigInt(region.tag.start) * BigInt(ts.pageSize),
+            BigInt(region.tag.end) * BigInt(ts.pageSize),
+          ]),
+        );
+        ret = -34; // -ERANGE
+        break;
+      }
+      let tries = RESERVE_CONTIG_TRIES;
+      do {
+        ret = this.fatalSignalPending() ? EINTR : this.isolation.allocContigRange(b, b + bs, mm.migrateMetadata, g);
+      } while (ret === EBUSY && --tries > 0);
+      if (ret !== 0) break;
+      // tag_storage_reserve_block: dcache_inval_poc (nothing to model), xa_store, block_ref_add.
+      ts.reservedBlocks.add(b);
+      this.blockRefAdd(b, count);
+      mm.count('metadata_reserve_success', bs);
+    }
+
+    if (ret === 0) {
+      // Step 8.
+      for (let i = 0; i < 1 << order; i++) mm.setFlag(pfn + i, MigFlag.TagStorageReserved);
+      return 0;
+    }
+
+    // Step 9: undo the pins of step 5 and the reservations of step 7.
+    for (let b = startBlock; b < endBlock; b += bs) {
+      if (!ts.reservedBlocks.has(b)) continue;
+      if (this.blockRefAdd(b, -count) === 1) {
+        ts.reservedBlocks.delete(b);
+        this.isolation.freeContigRange(b, bs);
+      }
+    }
+    mm.count('metadata_reserve_fail', bs);
+    this.stats.failed++;
+    // Step 10: a fatal signal is a fake success; set_pte_at maps the page METADATA_NONE.
+    return ret === EINTR ? 0 : ret;
+  }
+
+  /**
+   * free_metadata_storage(page, order), kernel-facts §2.3: drops the page's share of each covering block
+   * and returns a block whose count falls to 1 (metadata_reserve_free).
+   */
+  freeMetadataStorage(pfn: number, order: number): void {
+    const mm = this.mm;
+    const ts = this.ts;
+    if (!mm.testFlag(pfn, MigFlag.MteTagged) && !mm.testFlag(pfn, MigFlag.TagStorageReserved)) {
+      this.log.warn(kprintf('pfn 0x%lx is not tagged', [pfn]));
+      return;
+    }
+    const found = ts.findBlock(pfn, this.log);
+    const nr = 1 << order;
+    // Step 4 (patch 33): tags saved for these pages are stale now.
+    this.swapTags.erasePageTagsByPfnRange(pfn, nr);
+    for (let i = 0; i < nr; i++) {
+      mm.clearFlag(pfn + i, MigFlag.TagStorageReserved);
+      mm.clearFlag(pfn + i, MigFlag.MteTagged);
+    }
+    if (found === undefined) return;
+    const { block: startBlock, region } = found;
+    const bs = region.blockSizePages;
+    const endBlock = startBlock + orderToNumBlocks(order) * bs;
+    const count = blockRefCount(order, region);
+    for (let b = startBlock; b < endBlock; b += bs) {
+      if (!ts.reservedBlocks.has(b)) {
+        this.log.warn(kprintf('Block 0x%lx is not reserved for pfn 0x%lx', [b, pfn]));
+        continue;
+      }
+      if (this.blockRefAdd(b, -count) === 1) {
+        ts.reservedBlocks.delete(b);
+        this.isolation.freeContigRange(b, bs);
+        mm.count('metadata_reserve_free', bs);
+      }
+    }
+  }
+
+  /** The hook object for the buddy allocator (§2.4). `metadataEnabled` follows the static key. */
+  archHooks(): MetadataArchHooks {
+    const ts = this.ts;
+    const mm = this.mm;
+    return {
+      get metadataEnabled(): boolean {
+        return ts.metadataEnabled;
+      },
+      reserveMetadata: (pfn, order, gfp) => this.reserveMetadataStorage(pfn, order, gfp) === 0,
+      freeMetadata: (pfn, order) => this.freeMetadataStorage(pfn, order),
+      pageHasMetadata: (pfn) => mm.testFlag(pfn, MigFlag.MteTagged) || mm.testFlag(pfn, MigFlag.TagStorageReserved),
+    };
+  }
+}

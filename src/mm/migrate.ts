@@ -1,0 +1,362 @@
+/**
+ * mm/migrate.c: moving an in-use user page to another physical page, with the MTE tag handling of the
+ * v1 series (kernel-facts §3.5 P11, §6.2 copy_highpage).
+ *
+ * One migration is a sequence of atomic steps, in the kernel's order (migrate_folio_unmap, then
+ * migrate_folio_move):
+ *   1. allocate the destination (alloc_migration_target; __GFP_TAGGED when the source is tagged, P11),
+ *   2. unmap the source (try_to_migrate: PTEs become migration entries),
+ *   3. copy data and tags (copy_highpage, §6.2),
+ *   4. remap (remove_migration_ptes: the PTEs point at the destination; set_pte_at runs there),
+ *   5. free the source (free_metadata_storage runs for a tagged source).
+ * `MigrationOp.step()` performs one step, so a scheduler can interleave a migration with an mprotect or a
+ * fault (issue #5, the cover letter's races §6.3). `Migrator.migratePage` runs all of them at once.
+ *
+ * This file leans on three narrow interfaces so it can be read (and tested) without the whole machine:
+ * `MigrateMm` (the buddy allocator and the per-page words), `MigrateRmap` (the process layer's reverse
+ * map) and `MigrateTags` (where a page's tags live). The arm64 part (tag storage) is reached only through
+ * `MigrateMm.metadataEnabled()` and the allocator's own __GFP_TAGGED hook.
+ */
+import type { MteSwapTags } from '../arch/arm64/mteswap.js';
+
+// Negative errno values, as the kernel returns them.
+export const EINTR = -4;
+export const EAGAIN = -11;
+export const ENOMEM = -12;
+export const EBUSY = -16;
+export const EINVAL = -22;
+export const ERANGE = -34;
+
+/** enum migrate_reason (include/linux/migrate_mode.h, v6.5) plus v1's MR_METADATA_NONE (§4.1, patch 30). */
+export const MigrateReason = {
+  MR_COMPACTION: 0,
+  MR_MEMORY_FAILURE: 1,
+  MR_MEMORY_HOTPLUG: 2,
+  MR_SYSCALL: 3,
+  MR_MEMPOLICY_MBIND: 4,
+  MR_NUMA_MISPLACED: 5,
+  MR_CONTIG_RANGE: 6,
+  MR_LONGTERM_PIN: 7,
+  MR_DEMOTION: 8,
+  MR_METADATA_NONE: 9,
+} as const;
+export type MigrateReason = (typeof MigrateReason)[keyof typeof MigrateReason];
+
+/**
+ * migrate_reason_names (mm/debug.c, v6.5). kernel-facts §9.4: the string for MR_METADATA_NONE is not
+ * known; "metadata_none" is our choice, in the style of the others.
+ */
+export const MIGRATE_REASON_NAMES: readonly string[] = [
+  'compaction',
+  'memory_failure',
+  'memory_hotplug',
+  'syscall_or_cpuset',
+  'mempolicy_mbind',
+  'numa_misplaced',
+  'contig_range',
+  'longterm_pin',
+  'demotion',
+  'metadata_none',
+];
+
+/** The page flags migration reads or writes (the adapter maps them onto the memmap's flag bits). */
+export const MigFlag = {
+  /** PG_mte_tagged (PG_arch_2). */
+  MteTagged: 0,
+  /** PG_tag_storage_reserved (PG_arch_4): the tag blocks covering the page are reserved (§2.3). */
+  TagStorageReserved: 1,
+} as const;
+export type MigFlag = (typeof MigFlag)[keyof typeof MigFlag];
+
+/** What migration needs from the buddy allocator and the per-page arrays. */
+export interface MigrateMm {
+  readonly pageSize: number;
+  /** Allocates 2^order pages with `gfp` (the allocator runs reserve_metadata_storage for __GFP_TAGGED). */
+  allocPages(order: number, gfp: number): number;
+  /** Frees 2^order pages (free_pages_prepare runs free_metadata_storage for tagged pages). */
+  freePages(pfn: number, order: number): void;
+  testFlag(pfn: number, flag: MigFlag): boolean;
+  setFlag(pfn: number, flag: MigFlag): void;
+  clearFlag(pfn: number, flag: MigFlag): void;
+  /** The data content token of a page (what a process wrote; 0 = zeroes). */
+  getToken(pfn: number): number;
+  setToken(pfn: number, token: number): void;
+  /** static key metadata_storage_enabled (tag storage management active). */
+  metadataEnabled(): boolean;
+  /** gfp bits: __GFP_TAGGED, and the gfp a user page migrates with (GFP_HIGHUSER_MOVABLE). */
+  readonly gfpTagged: number;
+  readonly gfpHighuserMovable: number;
+  /** /proc/vmstat event counter by name. */
+  count(name: string, delta: number): void;
+}
+
+/** What migration needs from the process layer (src/process/rmap.ts). */
+export interface MigrateRmap {
+  /** Returns true if the page is a user page reachable through the reverse map (isolate_lru_page). */
+  isMovable(pfn: number): boolean;
+  /** Returns true if the page has extra references (gup pin) that make migration fail with -EAGAIN. */
+  isPinned(pfn: number): boolean;
+  /** Order of the folio whose head is pfn (0 for a base page, 9 for a THP). */
+  folioOrder(pfn: number): number;
+  /**
+   * try_to_migrate: replaces every mapping of the folio at `pfn` by a migration entry and returns an
+   * opaque handle for remap/undo, or null if the folio could not be unmapped.
+   */
+  unmap(pfn: number): unknown;
+  /** remove_migration_ptes(src → dst): the mappings now point at `dst` (set_pte_at runs for each). */
+  remap(handle: unknown, dst: number): void;
+  /** remove_migration_ptes(src → src): migration failed after unmap, the old mappings come back. */
+  undo(handle: unknown): void;
+}
+
+/** Where the tags of a data page live (the tag model of src/process). */
+export interface MigrateTags {
+  /** Tags of data page `pfn` read from its tag storage location (MTE_PAGE_TAG_STORAGE bytes). */
+  readPageTags(pfn: number): Uint8Array;
+  /**
+   * Writes tags of data page `pfn` into its tag storage location, whatever that page holds at the time
+   * (with the pfn_tags fix off this is the cover letter's corruption, §6.3 race 3).
+   */
+  writePageTags(pfn: number, tags: Uint8Array): void;
+}
+
+/** Series fix switches (SPEC §4). */
+export interface MigrateFixes {
+  /** fix.pfn_tags: copy_highpage saves tags by pfn when the destination has no tag storage (§6.2). */
+  pfnTags: boolean;
+}
+
+/** Outcome of one migration: 0 on success or a negative errno. */
+export interface MigrateResult {
+  readonly rc: number;
+  readonly dst: number;
+}
+
+/** A [start, end) pfn range a destination must avoid (the range alloc_contig_range is emptying). */
+export interface PfnRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+export const enum MigrateStep {
+  AllocDest = 0,
+  Unmap = 1,
+  Copy = 2,
+  Remap = 3,
+  FreeSource = 4,
+  Done = 5,
+}
+
+export const MIGRATE_STEP_NAMES = ['alloc-dest', 'unmap', 'copy', 'remap', 'free-source', 'done'] as const;
+
+/** Moves pages; owns the counters pgmigrate_success/fail and the copy_highpage rules. */
+export class Migrator {
+  /** How many destinations that fell in an excluded range were given back (for tests). */
+  excludedDestinations = 0;
+
+  constructor(
+    readonly mm: MigrateMm,
+    readonly rmap: MigrateRmap,
+    readonly tags: MigrateTags,
+    readonly swapTags: MteSwapTags,
+    readonly fixes: MigrateFixes,
+  ) {}
+
+  /**
+   * alloc_migration_target (mm/migrate.c) with v1 patch 11: a tagged source gets a destination allocated
+   * with __GFP_TAGGED so that its tag storage is reserved (§3.5 P11). A destination inside `avoid` is held
+   * and another one tried (isolation keeps the allocator out of an isolated range; this is a safety net
+   * for allocators that do not). Returns the pfn or -1.
+   */
+  allocMigrationTarget(src: number, order: number, gfp: number, avoid?: PfnRange): number {
+    let g = gfp;
+    if (this.mm.metadataEnabled() && this.mm.testFlag(src, MigFlag.MteTagged)) g |= this.mm.gfpTagged;
+    let dst = this.mm.allocPages(order, g);
+    if (avoid === undefined || dst < 0) return dst;
+    let held: number[] | undefined;
+    const n = 1 << order;
+    while (dst >= 0 && dst < avoid.end && dst + n > avoid.start) {
+      (held ??= []).push(dst);
+      this.excludedDestinations++;
+      if (held.length > 64) {
+        dst = -1;
+        break;
+      }
+      dst = this.mm.allocPages(order, g);
+    }
+    if (held !== undefined) for (const p of held) this.mm.freePages(p, order);
+    return dst;
+  }
+
+  /**
+   * copy_highpage for a folio of 2^order pages (arch/arm64/mm/copypage.c with v1 patch 33, §6.2).
+   * The data token is always copied. If the source is tagged:
+   *  - the destination has tag storage (or tag storage management is off): tags are copied tag storage to
+   *    tag storage and the destination becomes PG_mte_tagged;
+   *  - the destination has no tag storage and fix.pfn_tags is on: the source tags are saved in
+   *    tags_by_pfn[dst] and the tag copy is skipped (they are restored when the page is mapped tagged);
+   *  - with the fix off: the tags are written to the destination's tag storage location anyway, which
+   *    may hold someone's data (the cover letter's race 3).
+   */
+  copyHighpage(dst: number, src: number, order = 0): void {
+    const mm = this.mm;
+    const enabled = mm.metadataEnabled();
+    for (let i = 0; i < 1 << order; i++) {
+      const from = src + i;
+      const to = dst + i;
+      mm.setToken(to, mm.getToken(from));
+      if (!mm.testFlag(from, MigFlag.MteTagged)) continue;
+      const tags = this.tags.readPageTags(from);
+      if (enabled && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
+        this.swapTags.savePageTagsByPfn(to, tags);
+        continue;
+      }
+      // try_page_mte_tagging(to) fails if it is already tagged: the kernel then skips the copy.
+      if (mm.testFlag(to, MigFlag.MteTagged)) continue;
+      this.tags.writePageTags(to, tags);
+      mm.setFlag(to, MigFlag.MteTagged);
+    }
+  }
+
+  /** Starts a stepwise migration of the folio at `src`; call `step()` until it returns true. */
+  begin(src: number, reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): MigrationOp {
+    return new MigrationOp(this, src, reason, gfp, avoid);
+  }
+
+  /** migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. */
+  migratePage(src: number, reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): MigrateResult {
+    const op = new MigrationOp(this, src, reason, gfp, avoid);
+    while (!op.step());
+    return { rc: op.rc, dst: op.dst };
+  }
+
+  /**
+   * migrate_pages(from, alloc_migration_target, ..., reason): migrates each folio, retrying -EAGAIN up to
+   * NR_MAX_MIGRATE_PAGES_RETRY (10) passes like v6.5. Returns -ENOMEM (a destination could not be
+   * allocated; the remaining folios are not tried) or the number of folios not migrated (0 = all done).
+   * Folios not migrated stay in `from` (the kernel splices them back to the caller's list).
+   */
+  migratePages(from: number[], reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): number {
+    let pending = from.slice();
+    const failed: number[] = [];
+    let rc = 0;
+    for (let pass = 0; pass < NR_MAX_MIGRATE_PAGES_RETRY && pending.length > 0 && rc === 0; pass++) {
+      const retry: number[] = [];
+      for (let i = 0; i < pending.length; i++) {
+        const src = pending[i]!;
+        const op = new MigrationOp(this, src, reason, gfp, avoid, false);
+        while (!op.step());
+        if (op.rc === 0) continue;
+        if (op.rc === EAGAIN) {
+          retry.push(src);
+          continue;
+        }
+        failed.push(src);
+        if (op.rc === ENOMEM) {
+          // -ENOMEM ends migrate_pages at once: the folios not tried stay on the list.
+          for (let j = i + 1; j < pending.length; j++) retry.push(pending[j]!);
+          rc = ENOMEM;
+          break;
+        }
+      }
+      pending = retry;
+    }
+    failed.push(...pending);
+    this.countFailed(failed);
+    from.length = 0;
+    from.push(...failed);
+    return rc < 0 ? rc : failed.length;
+  }
+
+  private countFailed(failed: number[]): void {
+    let n = 0;
+    for (const p of failed) n += 1 << this.rmap.folioOrder(p);
+    if (n > 0) this.mm.count('pgmigrate_fail', n);
+  }
+}
+
+/** NR_MAX_MIGRATE_PAGES_RETRY (mm/migrate.c, v6.5). */
+export const NR_MAX_MIGRATE_PAGES_RETRY = 10;
+
+/**
+ * One migration of one folio, as a sequence of atomic steps. `rc` is 0 on success, -ENOMEM when no
+ * destination could be allocated, -EAGAIN when the source is pinned or could not be unmapped, -EBUSY when
+ * the source is not a movable user page.
+ */
+export class MigrationOp {
+  next: MigrateStep = MigrateStep.AllocDest;
+  rc = 0;
+  dst = -1;
+  readonly order: number;
+  private handle: unknown = null;
+
+  constructor(
+    private readonly m: Migrator,
+    readonly src: number,
+    readonly reason: MigrateReason,
+    private readonly gfp: number,
+    private readonly avoid: PfnRange | undefined,
+    /** Count pgmigrate_fail here (single-folio callers); migratePages counts after its retry passes. */
+    private readonly countFail = true,
+  ) {
+    this.order = m.rmap.folioOrder(src);
+  }
+
+  get done(): boolean {
+    return this.next === MigrateStep.Done;
+  }
+
+  /** The name of the step `step()` will perform next. */
+  get nextName(): string {
+    return MIGRATE_STEP_NAMES[this.next]!;
+  }
+
+  /** Performs one atomic step; returns true when the migration has finished (see `rc`). */
+  step(): boolean {
+    const m = this.m;
+    switch (this.next) {
+      case MigrateStep.AllocDest: {
+        if (!m.rmap.isMovable(this.src)) return this.fail(EBUSY);
+        const dst = m.allocMigrationTarget(this.src, this.order, this.gfp, this.avoid);
+        if (dst < 0) return this.fail(ENOMEM);
+        this.dst = dst;
+        this.next = MigrateStep.Unmap;
+        return false;
+      }
+      case MigrateStep.Unmap: {
+        const h = m.rmap.isPinned(this.src) ? null : m.rmap.unmap(this.src);
+        if (h === null || h === undefined) {
+          m.mm.freePages(this.dst, this.order);
+          this.dst = -1;
+          return this.fail(EAGAIN);
+        }
+        this.handle = h;
+        this.next = MigrateStep.Copy;
+        return false;
+      }
+      case MigrateStep.Copy:
+        m.copyHighpage(this.dst, this.src, this.order);
+        this.next = MigrateStep.Remap;
+        return false;
+      case MigrateStep.Remap:
+        m.rmap.remap(this.handle, this.dst);
+        this.handle = null;
+        this.next = MigrateStep.FreeSource;
+        return false;
+      case MigrateStep.FreeSource:
+        m.mm.freePages(this.src, this.order);
+        m.mm.count('pgmigrate_success', 1 << this.order);
+        this.next = MigrateStep.Done;
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  private fail(rc: number): boolean {
+    this.rc = rc;
+    this.next = MigrateStep.Done;
+    if (this.countFail) this.m.mm.count('pgmigrate_fail', 1 << this.order);
+    return true;
+  }
+}

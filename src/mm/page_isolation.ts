@@ -1,0 +1,273 @@
+/**
+ * mm/page_isolation.c and the contiguous-range allocator of mm/page_alloc.c: `alloc_contig_range` taught
+ * about MIGRATE_METADATA by v1 patch 24 (kernel-facts §3.5 P24), as reserve_metadata_storage uses it to
+ * take tag storage blocks back from whoever holds them as data (§2.3 step 7).
+ *
+ *   start_isolate_page_range   every pageblock covering [start, end) becomes MIGRATE_ISOLATE (its free
+ *                              pages move to the isolate lists, so nobody can allocate them), unless
+ *                              has_unmovable_pages finds a page that cannot move (-EBUSY);
+ *   __alloc_contig_migrate_range  the in-use movable pages of the range are migrated elsewhere (the
+ *                              destination cannot land in the range: its free pages are isolated);
+ *                              5 tries on a list that keeps failing, then -EBUSY;
+ *   test_pages_isolated        every page of [start, end) must now be free, else -EBUSY;
+ *   isolate_freepages_range    the free buddy blocks are taken off the lists; the parts outside the
+ *                              range go back;
+ *   undo_isolate_page_range    the pageblocks get the requested migratetype back.
+ * On success every page of [start, end) is in use with a reference count of 1.
+ *
+ * Leans on migrate.ts for moving pages and on the buddy allocator through `IsolationMm`.
+ */
+import { EBUSY, ENOMEM, MigrateReason, type MigrateMm, type Migrator, type PfnRange } from './migrate.js';
+
+/** What isolation needs from the buddy allocator beyond what migration needs. */
+export interface IsolationMm extends MigrateMm {
+  /** pageblock_nr_pages (512 for 4K pages). */
+  readonly pageblockNrPages: number;
+  /** MAX_ORDER (10 in v6.5; orders 0..MAX_ORDER). */
+  readonly maxOrder: number;
+  readonly migrateMetadata: number;
+  readonly migrateIsolate: number;
+  /** MIGRATE_CMA, or -1 when CMA is not modelled. */
+  readonly migrateCma: number;
+  pageblockMigratetype(pfn: number): number;
+  /** set_migratetype_isolate: the pageblock becomes ISOLATE and its free pages move to the isolate lists. */
+  isolatePageblock(pfn: number): void;
+  /** unset_migratetype_isolate: the pageblock becomes `mt`, its free pages move (and merge) there. */
+  unisolatePageblock(pfn: number, mt: number): void;
+  /** If pfn is the head of a free buddy block, its order; else -1 (page_is_buddy / buddy_order). */
+  freeBlockOrder(pfn: number): number;
+  /** Removes the free buddy block at `pfn` from its list; each of its pages becomes in use, count 1. */
+  takeFreeBlock(pfn: number, order: number): void;
+  pageRef(pfn: number): number;
+  setPageRef(pfn: number, count: number): void;
+  /** PageReserved (memblock-reserved, never given to the buddy allocator). */
+  isReservedPage(pfn: number): boolean;
+  /** Flushes per-cpu free lists back to the buddy (drain_all_pages), if the allocator has them. */
+  drainAllPages?(): void;
+  /** The kernel log, for WARN lines. */
+  warn(text: string): void;
+}
+
+/** Where the reverse map says a page belongs (a user folio) — needed to step over compound pages. */
+export interface IsolationRmap {
+  isMovable(pfn: number): boolean;
+  isPinned(pfn: number): boolean;
+  /** The head pfn of the folio containing pfn (pfn itself for a base page). */
+  folioHead(pfn: number): number;
+  folioOrder(head: number): number;
+}
+
+/** alloc_contig_range statistics, for reports and tests. */
+export interface ContigStats {
+  calls: number;
+  ok: number;
+  busy: number;
+  nomem: number;
+  migrated: number;
+}
+
+/** COMPACT_CLUSTER_MAX: isolate_migratepages_range collects at most this many folios at a time. */
+const COMPACT_CLUSTER_MAX = 32;
+
+export class PageIsolation {
+  readonly stats: ContigStats = { calls: 0, ok: 0, busy: 0, nomem: 0, migrated: 0 };
+
+  constructor(
+    readonly mm: IsolationMm,
+    readonly rmap: IsolationRmap,
+    readonly migrator: Migrator,
+  ) {}
+
+  /** The head of the free buddy block that contains pfn, or -1 if pfn is not free. */
+  freeBlockHeadOf(pfn: number): number {
+    const mm = this.mm;
+    for (let order = 0; order <= mm.maxOrder; order++) {
+      const head = pfn & ~((1 << order) - 1);
+      const o = mm.freeBlockOrder(head);
+      if (o >= order) return head;
+    }
+    return -1;
+  }
+
+  /**
+   * has_unmovable_pages for [start, end) inside one pageblock of type `pbMt`, asked for `mt` (v6.5 with
+   * P24). Returns the first unmovable pfn, or -1 if everything can be moved or is free.
+   */
+  hasUnmovablePages(start: number, end: number, mt: number, pbMt: number): number {
+    const mm = this.mm;
+    // P24: a METADATA (like a CMA) pageblock is fine for a request of its own type, and never otherwise.
+    if (pbMt === mm.migrateMetadata || (mm.migrateCma >= 0 && pbMt === mm.migrateCma)) {
+      return mt === pbMt ? -1 : start;
+    }
+    for (let pfn = start; pfn < end;) {
+      if (mm.isReservedPage(pfn)) return pfn;
+      const head = this.freeBlockHeadOf(pfn);
+      if (head >= 0) {
+        pfn = head + (1 << mm.freeBlockOrder(head));
+        continue;
+      }
+      if (mm.pageRef(pfn) === 0) {
+        pfn++; // on a per-cpu list
+        continue;
+      }
+      if (this.rmap.isMovable(pfn)) {
+        const h = this.rmap.folioHead(pfn);
+        pfn = h + (1 << this.rmap.folioOrder(h));
+        continue;
+      }
+      return pfn;
+    }
+    return -1;
+  }
+
+  /**
+   * start_isolate_page_range: isolates the pageblocks covering [start, end). Returns the pageblocks it
+   * isolated with their old migratetypes, or EBUSY (nothing left isolated).
+   */
+  startIsolatePageRange(start: number, end: number, mt: number): number[] | number {
+    const mm = this.mm;
+    const nr = mm.pageblockNrPages;
+    const done: number[] = [];
+    for (let pb = start - (start % nr); pb < end; pb += nr) {
+      const cur = mm.pageblockMigratetype(pb);
+      const bad =
+        cur === mm.migrateIsolate ? pb : this.hasUnmovablePages(Math.max(pb, start), Math.min(pb + nr, end), mt, cur);
+      if (bad >= 0) {
+        for (let i = done.length - 2; i >= 0; i -= 2) mm.unisolatePageblock(done[i]!, done[i + 1]!);
+        return EBUSY;
+      }
+      mm.isolatePageblock(pb);
+      done.push(pb, cur);
+    }
+    return done;
+  }
+
+  /** undo_isolate_page_range: the isolated pageblocks become `mt`. */
+  undoIsolatePageRange(isolated: number[], mt: number): void {
+    for (let i = 0; i < isolated.length; i += 2) this.mm.unisolatePageblock(isolated[i]!, mt);
+  }
+
+  /**
+   * isolate_migratepages_range (the alloc_contig part): collects up to COMPACT_CLUSTER_MAX movable,
+   * unpinned folios from [pfn, end). Returns the pfn where it stopped.
+   */
+  private isolateMigratepagesRange(pfn: number, end: number, list: number[]): number {
+    const mm = this.mm;
+    while (pfn < end && list.length < COMPACT_CLUSTER_MAX) {
+      const head = this.freeBlockHeadOf(pfn);
+      if (head >= 0) {
+        pfn = head + (1 << mm.freeBlockOrder(head));
+        continue;
+      }
+      if (mm.pageRef(pfn) !== 0 && this.rmap.isMovable(pfn)) {
+        const h = this.rmap.folioHead(pfn);
+        // v6.5 skips an anonymous page with more references than mappings (gup pinned): it cannot move.
+        if (!this.rmap.isPinned(h)) list.push(h);
+        pfn = h + (1 << this.rmap.folioOrder(h));
+        continue;
+      }
+      pfn++;
+    }
+    return pfn;
+  }
+
+  /** __alloc_contig_migrate_range (v6.5): 0, -EBUSY or -ENOMEM. */
+  private allocContigMigrateRange(start: number, end: number, gfp: number, avoid: PfnRange): number {
+    let pfn = start;
+    let tries = 0;
+    let ret = 0;
+    const list: number[] = [];
+    while (pfn < end || list.length > 0) {
+      if (list.length === 0) {
+        pfn = this.isolateMigratepagesRange(pfn, end, list);
+        tries = 0;
+        if (list.length === 0) continue;
+      } else if (++tries === 5) {
+        ret = EBUSY;
+        break;
+      }
+      const before = list.length;
+      ret = this.migrator.migratePages(list, MigrateReason.MR_CONTIG_RANGE, gfp, avoid);
+      this.stats.migrated += before - list.length;
+      if (ret === ENOMEM) break;
+      ret = 0;
+    }
+    return ret;
+  }
+
+  /** test_pages_isolated: returns true if every page of [start, end) is free. */
+  testPagesIsolated(start: number, end: number): boolean {
+    for (let pfn = start; pfn < end;) {
+      const head = this.freeBlockHeadOf(pfn);
+      if (head < 0) return false;
+      pfn = head + (1 << this.mm.freeBlockOrder(head));
+    }
+    return true;
+  }
+
+  /**
+   * alloc_contig_range(start, end, migratetype, gfp): 0 with every page of [start, end) in use (count 1),
+   * or -EBUSY / -ENOMEM with nothing taken.
+   */
+  allocContigRange(start: number, end: number, migratetype: number, gfp: number): number {
+    const mm = this.mm;
+    this.stats.calls++;
+    const isolated = this.startIsolatePageRange(start, end, migratetype);
+    if (typeof isolated === 'number') {
+      this.stats.busy++;
+      return isolated;
+    }
+    mm.drainAllPages?.();
+    let ret = this.allocContigMigrateRange(start, end, gfp, { start, end });
+    if (ret === 0) {
+      mm.drainAllPages?.();
+      if (!this.testPagesIsolated(start, end)) ret = EBUSY;
+    }
+    if (ret === 0) {
+      // isolate_freepages_range: take the buddy blocks covering [start, end); the parts outside go back
+      // (onto the isolate lists, as the pageblocks are still isolated).
+      for (let pfn = start; pfn < end;) {
+        const head = this.freeBlockHeadOf(pfn);
+        const order = mm.freeBlockOrder(head);
+        const blockEnd = head + (1 << order);
+        mm.takeFreeBlock(head, order);
+        this.freeRangeAligned(head, Math.min(start, blockEnd));
+        this.freeRangeAligned(Math.max(end, head), blockEnd);
+        pfn = blockEnd;
+      }
+    }
+    this.undoIsolatePageRange(isolated, migratetype);
+    if (ret === 0) this.stats.ok++;
+    else if (ret === ENOMEM) this.stats.nomem++;
+    else this.stats.busy++;
+    return ret;
+  }
+
+  /** Gives [lo, hi) (pages in use with count 1) back to the buddy in maximal aligned blocks. */
+  private freeRangeAligned(lo: number, hi: number): void {
+    const mm = this.mm;
+    while (lo < hi) {
+      let order = 0;
+      while (order < mm.maxOrder && lo % (2 << order) === 0 && lo + (2 << order) <= hi) order++;
+      for (let p = lo; p < lo + (1 << order); p++) mm.setPageRef(p, 0);
+      mm.freePages(lo, order);
+      lo += 1 << order;
+    }
+  }
+
+  private putPage(pfn: number): void {
+    const c = this.mm.pageRef(pfn) - 1;
+    this.mm.setPageRef(pfn, c);
+    if (c === 0) this.mm.freePages(pfn, 0);
+  }
+
+  /** free_contig_range(pfn, nr_pages): drops one reference of each page; WARNs about pages still in use. */
+  freeContigRange(pfn: number, nrPages: number): void {
+    let busy = 0;
+    for (let p = pfn; p < pfn + nrPages; p++) {
+      if (this.mm.pageRef(p) !== 1) busy++;
+      this.putPage(p);
+    }
+    if (busy !== 0) this.mm.warn(`${busy} pages are still in use!`);
+  }
+}
