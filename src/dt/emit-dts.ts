@@ -73,7 +73,7 @@ function writeString(v: Uint8Array, from: number, len: number): string {
     const esc = ESCAPES[c];
     if (esc !== undefined) s += esc;
     else if (isPrint(c)) s += String.fromCharCode(c);
-    else s += c >= 0x80 ? `\\x${(0xffffff00 | c).toString(16)}` : `\\x${c.toString(16).padStart(2, '0')}`;
+    else s += c >= 0x80 ? `\\x${((0xffffff00 | c) >>> 0).toString(16)}` : `\\x${c.toString(16).padStart(2, '0')}`;
   }
   return `${s}"`;
 }

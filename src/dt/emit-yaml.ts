@@ -84,7 +84,9 @@ class YamlWriter {
     this.indention = false;
   }
 
+  /** A double-quoted scalar; like every scalar, it is written one flow indent deeper (emit_scalar). */
   doubleQuoted(bytes: Uint8Array, from: number, to: number, allowBreaks: boolean): void {
+    this.increaseIndent(true);
     this.indicator('"', true, false, false);
     let spaces = false;
     for (let i = from; i < to; i++) {
@@ -108,6 +110,7 @@ class YamlWriter {
     this.indicator('"', false, false, false);
     this.whitespace = false;
     this.indention = false;
+    this.popIndent();
   }
 
   flowLevel = 0;

@@ -54,7 +54,10 @@ function mutate(good: Uint8Array, seed: number): Uint8Array {
   for (let k = 0; k < edits; k++) {
     switch (r() % 6) {
       case 0: // flip a byte anywhere
-        out[r() % out.length] ^= 1 + (r() % 255);
+        if (out.length > 0) {
+          const i = r() % out.length;
+          out[i] = out[i]! ^ (1 + (r() % 255));
+        }
         break;
       case 1: // a header word to a boundary value
         if (out === b) dv.setUint32(4 * (1 + (r() % 9)), BOUNDARY[r() % BOUNDARY.length]!);
