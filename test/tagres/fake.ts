@@ -26,6 +26,7 @@ export const GFP_NORETRY = 0x8000;
 export const GFP_RETRY_MAYFAIL = 0x2000;
 export const GFP_HIGHUSER_MOVABLE = 0x80000 | 0x600 | 0xc0 | GFP_MOVABLE;
 export const GFP_KERNEL = 0x600 | 0xc0;
+export const GFP_ZERO = 0x100;
 
 const PAGEBLOCK = 512;
 
@@ -175,7 +176,8 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
           this.triedAndRefused++;
           continue;
         }
-        if (tagged) for (let q = p; q < p + nr; q++) this.setFlag(q, MigFlag.MteTagged);
+        // post_alloc_hook: __GFP_TAGGED with __GFP_ZERO clears the tags too (tag_clear_highpage).
+        if (tagged && (gfp & GFP_ZERO) !== 0) for (let q = p; q < p + nr; q++) this.setFlag(q, MigFlag.MteTagged);
         this.cursor = (p + nr) % this.endPfn;
         return p;
       }
@@ -281,7 +283,7 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
 
   /** A user page with a data token (movable; GFP_HIGHUSER_MOVABLE, optionally tagged). */
   userPage(token: number, tagged = false): number {
-    const p = this.allocPages(0, GFP_HIGHUSER_MOVABLE | (tagged ? GFP_TAGGED : 0));
+    const p = this.allocPages(0, GFP_HIGHUSER_MOVABLE | GFP_ZERO | (tagged ? GFP_TAGGED : 0));
     if (p < 0) throw new Error('fake: out of memory');
     this.owner[p] = 1;
     this.token[p] = token;
