@@ -64,7 +64,10 @@ export class Lexer {
   constructor(
     readonly text: string,
     readonly file: string,
-  ) {}
+  ) {
+    // A UTF-8 byte order mark is not part of the first line's columns.
+    if (text.startsWith('\uFEFF')) this.offset = this.lineStart = 1;
+  }
 
   /** Position of a character offset (only offsets on the current line or after a newline we passed). */
   posAt(offset: number): SrcPos {

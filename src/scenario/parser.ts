@@ -367,6 +367,11 @@ class Parser {
     return t.kind === 'newline' || t.kind === 'eof' || (t.kind === 'punct' && (t.text === ';' || t.text === '}'));
   }
 
+  /** An opening brace may stand on the next line. */
+  private skipNewlines(): void {
+    while (this.peek().kind === 'newline') this.advance();
+  }
+
   private fail(message: string, pos: SrcPos): never {
     throw new InputError(message, pos);
   }
@@ -479,22 +484,26 @@ class Parser {
   /** `none`, `r`, `rw`, `r+mte`, `rw+mte` after `prot=`. */
   private prot(): Prot {
     const t = this.peek();
-    const bad = (pos: SrcPos): never =>
-      this.fail(`bad protection (expected ${orList(['none', 'r', 'rw', 'r+mte', 'rw+mte'])})`, pos);
-    if (t.kind !== 'word') bad(t.pos);
+    const bad = (tok: Token): never =>
+      this.fail(
+        `bad protection ${tok.kind === 'word' ? `'${tok.text}'` : describe(tok)} (expected ${orList(['none', 'r', 'rw', 'r+mte', 'rw+mte'])})`,
+        tok.pos,
+      );
+    if (t.kind !== 'word') bad(t);
     this.advance();
     let read: boolean;
     let write: boolean;
     if (t.text === 'none') [read, write] = [false, false];
     else if (t.text === 'r') [read, write] = [true, false];
     else if (t.text === 'rw') [read, write] = [true, true];
-    else return bad(t.pos);
+    else return bad(t);
     let mte = false;
     let text = t.text;
     if (this.isPunct('+')) {
-      const plus = this.advance();
+      this.advance();
       const m = this.peek();
-      if (t.text === 'none' || m.kind !== 'word' || m.text !== 'mte') bad(t.text === 'none' ? plus.pos : m.pos);
+      if (m.kind !== 'word' || m.text !== 'mte') bad(m);
+      if (t.text === 'none') this.fail(`bad protection 'none+mte' (PROT_MTE needs read or write access)`, m.pos);
       this.advance();
       mte = true;
       text += '+mte';
@@ -515,6 +524,7 @@ class Parser {
     const config: Mutable<ScenarioConfig> = {};
     const configPos = new Map<ConfigKey, SrcPos>();
     let boot: Located<string> | undefined;
+    let bootKw: SrcPos | undefined;
     const body: Stmt[] = [];
     let firstBody: SrcPos | undefined;
 
@@ -532,7 +542,8 @@ class Parser {
         }
         this.advance();
         if (t.text === 'boot') {
-          if (boot !== undefined) this.fail(`duplicate 'boot' (first at ${at(boot.pos)})`, t.pos);
+          if (bootKw !== undefined) this.fail(`duplicate 'boot' (first at ${at(bootKw)})`, t.pos);
+          bootKw = t.pos;
           const p = this.rawArg('device tree file after boot', t.pos);
           boot = { value: p.text, pos: p.pos };
           this.endStmt('boot PATH');
@@ -687,6 +698,7 @@ class Parser {
 
   /** `{` statements `}`; the opening brace is next. */
   private block(kind: BlockKind): Stmt[] {
+    this.skipNewlines();
     const open = this.expectPunct('{', kind === 'thread' ? 'after thread name' : 'after repeat count');
     if (this.depth >= MAX_BLOCK_DEPTH) this.fail(`blocks nested too deeply (at most ${MAX_BLOCK_DEPTH})`, open.pos);
     this.depth++;
@@ -724,6 +736,7 @@ class Parser {
 
   private race(): Stmt {
     const kw = this.advance();
+    this.skipNewlines();
     const open = this.expectPunct('{', "after 'race'");
     if (this.depth >= MAX_BLOCK_DEPTH) this.fail(`blocks nested too deeply (at most ${MAX_BLOCK_DEPTH})`, open.pos);
     this.depth++;
@@ -925,7 +938,7 @@ class Parser {
     const node = /^node([0-9]+)$/.exec(s);
     if (node !== null) {
       const n = Number(node[1]);
-      // MAX_NUMNODES on arm64 defconfig is 1 << CONFIG_NODES_SHIFT(4)... kernels build up to 1024 nodes.
+      // arm64 NODES_SHIFT is at most 10 (arch/arm64/Kconfig), so at most 1024 nodes.
       if (n > 1023) this.fail(`node ${node[1]} out of range (0..1023)`, pos);
       return { kind: 'node', node: n, pos };
     }
