@@ -362,11 +362,10 @@ export function treeFromJson(text: string, name: string): DtTree {
         for (const e of v.items) {
           if (e.t !== 'arr' || e.items.length !== 2)
             throw new InputError('a memreserve entry is [address, size]', e.pos);
-          memreserve.push({
-            address: uint(e.items[0]!, 64, 'memreserve address'),
-            size: uint(e.items[1]!, 64, 'memreserve size'),
-            labels: [],
-          });
+          const size = uint(e.items[1]!, 64, 'memreserve size');
+          // A size of 0 ends the reservation map in a blob, so it cannot be an entry.
+          if (size === 0n) throw new InputError('memreserve size must not be 0', e.items[1]!.pos);
+          memreserve.push({ address: uint(e.items[0]!, 64, 'memreserve address'), size, labels: [] });
         }
         break;
       case 'boot-cpuid-phys':
