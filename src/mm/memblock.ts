@@ -168,6 +168,80 @@ export class Memblock {
     return this.memory.totalSize;
   }
 
+  clearNomap(base: number, size: number): void {
+    this.memory.setFlag(base, size, MEMBLOCK_NOMAP, false);
+  }
+
+  /** memblock_is_region_reserved(): any part of [base, base+size) reserved. */
+  isRegionReserved(base: number, size: number): boolean {
+    return this.reserved.overlaps(base, size);
+  }
+
+  /**
+   * memblock_phys_alloc_range() / memblock_alloc_try_nid_raw(): the highest `align`-aligned free range of
+   * `size` bytes inside [start, end) (top-down, the kernel's default direction), optionally only on node
+   * `nid`; reserves it and returns its base, or undefined when nothing fits (the kernel returns 0).
+   */
+  allocRange(
+    size: number,
+    align: number,
+    start = 0,
+    end = Infinity,
+    nid?: number,
+    what = 'memblock',
+  ): number | undefined {
+    const ranges = this.freeRanges();
+    for (let i = ranges.length - 1; i >= 0; i--) {
+      const r = ranges[i]!;
+      if (nid !== undefined && r.nid !== nid) continue;
+      const lo = Math.max(r.base, start);
+      const hi = Math.min(r.end, end);
+      if (hi < size) continue;
+      const cand = Math.floor((hi - size) / align) * align;
+      if (cand >= lo) {
+        this.reserve(cand, size, what);
+        return cand;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * memblock_cap_memory_range(base, size): drops memory outside [base, base+size) and the reserved ranges
+   * outside it too.
+   */
+  capMemoryRange(base: number, size: number): void {
+    const end = base + size;
+    this.memory.remove(0, base);
+    this.memory.remove(end, Number.MAX_SAFE_INTEGER - end);
+    this.reserved.remove(0, base);
+    this.reserved.remove(end, Number.MAX_SAFE_INTEGER - end);
+  }
+
+  /**
+   * memblock_mem_limit_remove_map(limit): keeps the first `limit` bytes of memory (in address order, across
+   * holes) and caps everything above them.
+   */
+  memLimitRemoveMap(limit: number): void {
+    if (limit <= 0) return;
+    let left = limit;
+    let maxAddr: number | undefined;
+    for (const r of this.memory.regions) {
+      if (left <= r.size) {
+        maxAddr = r.base + left;
+        break;
+      }
+      left -= r.size;
+    }
+    if (maxAddr === undefined) return;
+    this.capMemoryRange(0, maxAddr);
+  }
+
+  /** The reserved ranges, in address order (for_each_reserved_mem_range). */
+  reservedRanges(): readonly MemblockRegion[] {
+    return this.reserved.regions;
+  }
+
   /**
    * Free ranges (memory minus reserved, NOMAP excluded), in address order — what memblock_free_all
    * hands to the buddy allocator (for_each_free_mem_range).
