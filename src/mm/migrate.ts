@@ -78,9 +78,12 @@ export interface MigrateMm {
   testFlag(pfn: number, flag: MigFlag): boolean;
   setFlag(pfn: number, flag: MigFlag): void;
   clearFlag(pfn: number, flag: MigFlag): void;
-  /** The data content token of a page (what a process wrote; 0 = zeroes). */
-  getToken(pfn: number): number;
-  setToken(pfn: number, token: number): void;
+  /**
+   * The data content token of a page (what a process wrote; 0 = zeroes), when the model keeps it per
+   * physical page. A model that keeps it with the mapping (the process layer does) leaves these out.
+   */
+  getToken?(pfn: number): number;
+  setToken?(pfn: number, token: number): void;
   /** static key metadata_storage_enabled (tag storage management active). */
   metadataEnabled(): boolean;
   /** gfp bits: __GFP_TAGGED, and the gfp a user page migrates with (GFP_HIGHUSER_MOVABLE). */
@@ -130,6 +133,17 @@ export interface MigrateFixes {
 export interface MigrateResult {
   readonly rc: number;
   readonly dst: number;
+}
+
+/**
+ * A source of destination pages other than the page allocator: compaction hands migrate_pages the free
+ * pages its free scanner isolated (compaction_alloc / compaction_free).
+ */
+export interface DestAllocator {
+  /** A destination for the folio at src, or -1. */
+  alloc(src: number, order: number): number;
+  /** Takes back a destination that was not used. */
+  release(dst: number, order: number): void;
 }
 
 /** A [start, end) pfn range a destination must avoid (the range alloc_contig_range is emptying). */
@@ -204,7 +218,7 @@ export class Migrator {
     for (let i = 0; i < 1 << order; i++) {
       const from = src + i;
       const to = dst + i;
-      mm.setToken(to, mm.getToken(from));
+      if (mm.setToken !== undefined && mm.getToken !== undefined) mm.setToken(to, mm.getToken(from));
       if (!mm.testFlag(from, MigFlag.MteTagged)) continue;
       const tags = this.tags.readPageTags(from);
       if (enabled && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
@@ -223,6 +237,11 @@ export class Migrator {
     return new MigrationOp(this, src, reason, gfp, avoid);
   }
 
+  /** migrate_pages with a custom destination source (compaction); same return value as migratePages. */
+  migratePagesWith(from: number[], reason: MigrateReason, dest: DestAllocator): number {
+    return this.migratePages(from, reason, this.mm.gfpHighuserMovable, undefined, dest);
+  }
+
   /** migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. */
   migratePage(src: number, reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): MigrateResult {
     const op = new MigrationOp(this, src, reason, gfp, avoid);
@@ -236,7 +255,13 @@ export class Migrator {
    * allocated; the remaining folios are not tried) or the number of folios not migrated (0 = all done).
    * Folios not migrated stay in `from` (the kernel splices them back to the caller's list).
    */
-  migratePages(from: number[], reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): number {
+  migratePages(
+    from: number[],
+    reason: MigrateReason,
+    gfp = this.mm.gfpHighuserMovable,
+    avoid?: PfnRange,
+    dest?: DestAllocator,
+  ): number {
     let pending = from.slice();
     const failed: number[] = [];
     let rc = 0;
@@ -244,7 +269,7 @@ export class Migrator {
       const retry: number[] = [];
       for (let i = 0; i < pending.length; i++) {
         const src = pending[i]!;
-        const op = new MigrationOp(this, src, reason, gfp, avoid, false);
+        const op = new MigrationOp(this, src, reason, gfp, avoid, false, dest);
         while (!op.step());
         if (op.rc === 0) continue;
         if (op.rc === EAGAIN) {
@@ -298,6 +323,7 @@ export class MigrationOp {
     private readonly avoid: PfnRange | undefined,
     /** Count pgmigrate_fail here (single-folio callers); migratePages counts after its retry passes. */
     private readonly countFail = true,
+    private readonly dest?: DestAllocator,
   ) {
     this.order = m.rmap.folioOrder(src);
   }
@@ -317,7 +343,10 @@ export class MigrationOp {
     switch (this.next) {
       case MigrateStep.AllocDest: {
         if (!m.rmap.isMovable(this.src)) return this.fail(EBUSY);
-        const dst = m.allocMigrationTarget(this.src, this.order, this.gfp, this.avoid);
+        const dst =
+          this.dest !== undefined
+            ? this.dest.alloc(this.src, this.order)
+            : m.allocMigrationTarget(this.src, this.order, this.gfp, this.avoid);
         if (dst < 0) return this.fail(ENOMEM);
         this.dst = dst;
         this.next = MigrateStep.Unmap;
@@ -326,7 +355,8 @@ export class MigrationOp {
       case MigrateStep.Unmap: {
         const h = m.rmap.isPinned(this.src) ? null : m.rmap.unmap(this.src);
         if (h === null || h === undefined) {
-          m.mm.freePages(this.dst, this.order);
+          if (this.dest !== undefined) this.dest.release(this.dst, this.order);
+          else m.mm.freePages(this.dst, this.order);
           this.dst = -1;
           return this.fail(EAGAIN);
         }

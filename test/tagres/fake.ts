@@ -45,6 +45,7 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
   readonly migrateMetadata = METADATA;
   readonly migrateIsolate = ISOLATE;
   readonly migrateCma = -1;
+  readonly migrateMovable = MOVABLE;
   readonly gfpTagged = GFP_TAGGED;
   readonly gfpHighuserMovable = GFP_HIGHUSER_MOVABLE;
   readonly gfpNoretry = GFP_NORETRY;
@@ -223,6 +224,9 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
   }
   isFree(pfn: number): boolean {
     return this.free[pfn] === 1;
+  }
+  pfnValid(pfn: number): boolean {
+    return pfn >= 0 && pfn < this.endPfn;
   }
   isReservedPage(): boolean {
     return false;
