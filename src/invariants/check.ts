@@ -1,0 +1,116 @@
+/**
+ * The invariants of SPEC §5, checked by `--check` after every step (and by `explore`). Each check walks the
+ * page tables of every live process once (O(mapped pages)), so running it after every statement of a test
+ * scenario stays cheap. Returns one message per violation, in a deterministic order; empty when all hold.
+ *
+ *   1. free lists consistent                 -> the allocator's own checker (MmPort.checkFreeLists)
+ *   2. no page both free and mapped; map counts == PTEs (+1 while isolated for migration)
+ *   3. every page mapped tagged has its tag block reserved; no reserved tag block holds process data
+ *   4. tag block refcounts == 1 + the tagged pages they cover
+ *   5. data integrity: every mapped page holds the token its process last wrote
+ *   6. no tag written into a tag storage page that was not reserved for tags
+ */
+import type { ProcessLayer } from '../process/layer.js';
+import { PageFlag } from '../process/port.js';
+import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_TAGGED, PTE_VALID } from '../process/pte.js';
+
+const hex = (n: number): string => `0x${n.toString(16)}`;
+
+export interface CheckOptions {
+  /** Stop after this many messages (default 20). */
+  limit?: number;
+}
+
+export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): string[] {
+  const limit = opts.limit ?? 20;
+  const out: string[] = [];
+  const port = L.port;
+  L.flush();
+  const add = (m: string): boolean => {
+    if (out.length < limit) out.push(m);
+    return out.length >= limit;
+  };
+
+  // 1.
+  if (port.checkFreeLists !== undefined) for (const m of port.checkFreeLists()) if (add(`free lists: ${m}`)) return out;
+
+  // 2, 3, 5: one pass over every slot of every live process.
+  const refs = new Map<number, number>();
+  const migrating = new Set<number>();
+  const tagged = new Set<number>();
+  const enabled = port.metadataEnabled();
+  for (const p of L.processes.values()) {
+    if (!p.alive) continue;
+    for (const v of p.mm.vmas) {
+      const pte = v.pte;
+      for (let i = 0; i < v.pages; i++) {
+        const f = pte[i]!;
+        if ((f & (PTE_PRESENT_MASK | PTE_MIGRATION)) === 0) continue;
+        const pfn = v.pfn[i]!;
+        const where = `${p.comm}[${p.pid}] ${v.name} ${hex(v.start + i * port.pageSize)} -> pfn ${hex(pfn)}`;
+        if (pfn === port.zeroPfn) {
+          if (port.getToken(pfn) !== 0 && add(`data: the zero page holds data (token ${port.getToken(pfn)})`))
+            return out;
+          continue;
+        }
+        if (port.isFree(pfn) && add(`mapped page is free: ${where}`)) return out;
+        if ((f & PTE_MIGRATION) !== 0) migrating.add(pfn);
+        refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
+        if (!port.testFlag(pfn, PageFlag.Anon) || port.getOwner(pfn) !== v.pgoff + i) {
+          if (add(`rmap: ${where} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`)) return out;
+        }
+        if (port.getToken(pfn) !== v.token[i]) {
+          const m = `data: ${where} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
+          if (add(m)) return out;
+        }
+        if (enabled && (f & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED)) {
+          tagged.add(pfn);
+          if (!port.testFlag(pfn, PageFlag.TagStorageReserved) && port.tagPageOf(pfn) >= 0) {
+            if (add(`tag storage: ${where} is mapped tagged without PG_tag_storage_reserved`)) return out;
+          } else if (
+            port.tagBlockRefcount !== undefined &&
+            port.tagPageOf(pfn) >= 0 &&
+            port.tagBlockRefcount(pfn) < 2
+          ) {
+            if (add(`tag storage: ${where} is mapped tagged but its tag block is not reserved`)) return out;
+          }
+        }
+        if (
+          enabled &&
+          port.isTagBlockReserved !== undefined &&
+          port.isMetadataPage(pfn) &&
+          port.isTagBlockReserved(pfn)
+        ) {
+          if (add(`tag storage: reserved tag block page ${hex(pfn)} holds process data (${where})`)) return out;
+        }
+      }
+    }
+  }
+  for (const [pfn, n] of [...refs].sort((a, b) => a[0] - b[0])) {
+    const ref = port.pageRef(pfn);
+    const want = migrating.has(pfn) ? n + 1 : n;
+    if (ref !== want && add(`map count: pfn ${hex(pfn)} has refcount ${ref}, ${n} PTEs reference it`)) return out;
+  }
+
+  // 4. Refcount of every reserved block == 1 + tagged pages covering it (counted over mapped pages and the
+  // zero page; skipped while a migration is in flight, when a destination is tagged but not mapped yet).
+  if (enabled && migrating.size === 0 && port.reservedBlocks !== undefined && port.tagBlockOf !== undefined) {
+    const users = new Map<number, number>();
+    const countUser = (pfn: number): void => {
+      if (!port.testFlag(pfn, PageFlag.TagStorageReserved)) return;
+      const b = port.tagBlockOf!(pfn);
+      if (b >= 0) users.set(b, (users.get(b) ?? 0) + 1);
+    };
+    countUser(port.zeroPfn);
+    for (const pfn of refs.keys()) countUser(pfn);
+    for (const [block, rc] of [...port.reservedBlocks()].sort((a, b) => a[0] - b[0])) {
+      const u = users.get(block) ?? 0;
+      if (rc !== 1 + u && add(`tag block ${hex(block)} has refcount ${rc}, ${u} tagged pages use it`)) return out;
+    }
+  }
+
+  // 6.
+  for (const m of L.tags.corruptions) if (add(`tag corruption: ${m}`)) return out;
+  void tagged;
+  return out;
+}

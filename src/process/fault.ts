@@ -1,0 +1,285 @@
+/**
+ * The page fault handler (mm/memory.c handle_pte_fault and friends) written as a small state machine, so
+ * that a scheduler can interleave it with other kernel operations at the points where the kernel drops the
+ * page table lock (PTL): a FaultCtx is one fault in flight, `faultStep()` runs one atomic step and returns
+ * true when the fault is finished. `run` drives it to completion; a `race` block interleaves contexts.
+ * A FaultCtx is reused for every fault of a sequential touch, so the hot path allocates no objects.
+ *
+ * Steps (each runs with the PTL held or without it, as the kernel):
+ *   START       look at the PTE: none -> zero page / ANON_ALLOC; write to read-only -> reuse or COW_ALLOC;
+ *               PAGE_METADATA_NONE -> MDNONE (kernel-facts §5.3); migration entry -> replay.
+ *   ANON_ALLOC  (no PTL) allocate GFP_HIGHUSER_MOVABLE (+ __GFP_TAGGED for VM_MTE, §3.5 P23), clear data/tags
+ *   ANON_MAP    (PTL) recheck pte_none, set_pte_at (mte_sync_tags, §5.5 net), counters
+ *   COW_ALLOC   (no PTL) allocate and copy from the old page (or clear, for the zero page)
+ *   COW_MAP     (PTL) recheck the PTE still maps the old page, switch, put the old page
+ *   MDNONE      (PTL) revalidate, take a page reference (do_metadata_none_page step 1-3)
+ *   MDNONE_RES  (no PTL) ISOLATE -> replay; METADATA page -> migrate; else reserve_metadata_storage
+ *   MDNONE_MAP  (PTL) revalidate, make the PTE present (set_pte_at -> mte_sync_tags)
+ */
+import type { ProcessLayer } from './layer.js';
+import type { Vma } from './mm.js';
+import { VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
+import { EINTR, Gfp, PageFlag } from './port.js';
+import {
+  PTE_DIRTY,
+  PTE_METADATA_NONE,
+  PTE_MIGRATION,
+  PTE_PROT_NONE,
+  PTE_SWAP,
+  PTE_TAGGED,
+  PTE_VALID,
+  PTE_WRITE,
+  PTE_YOUNG,
+} from './pte.js';
+
+enum Step {
+  Start,
+  AnonAlloc,
+  AnonMap,
+  CowAlloc,
+  CowMap,
+  MdNone,
+  MdNoneReserve,
+  MdNoneMap,
+  Done,
+}
+
+/** How a fault ended (VM_FAULT_* and the signal the task would get). */
+export const FaultResult = {
+  /** Mapped (or nothing to do). */
+  Ok: 0,
+  /** VM_FAULT_OOM: pagefault_out_of_memory. */
+  Oom: 1,
+  /** SIGSEGV SEGV_ACCERR: the VMA does not allow the access. */
+  AccErr: 2,
+  /** The fault needs a mechanism that is not modelled yet (swap-in, METADATA_NONE migration). */
+  NotModelled: 3,
+} as const;
+export type FaultResult = (typeof FaultResult)[keyof typeof FaultResult];
+
+export class FaultCtx {
+  vma!: Vma;
+  idx = 0;
+  write = false;
+  step: Step = Step.Done;
+  /** The page allocated by ANON_ALLOC / COW_ALLOC, or the page MDNONE holds a reference on. */
+  page = -1;
+  /** The pfn the PTE held when the fault looked at it. */
+  oldPfn = -1;
+  /** FAULT_FLAG_TRIED: the fault was retried once already. */
+  tried = false;
+  /** Replays so far (bounded, so a fault can never spin forever). */
+  replays = 0;
+  result: FaultResult = FaultResult.Ok;
+  /** Human-readable reason for NotModelled. */
+  why = '';
+
+  start(vma: Vma, idx: number, write: boolean): void {
+    this.vma = vma;
+    this.idx = idx;
+    this.write = write;
+    this.step = Step.Start;
+    this.page = -1;
+    this.oldPfn = -1;
+    this.tried = false;
+    this.replays = 0;
+    this.result = FaultResult.Ok;
+  }
+}
+
+/** Upper bound on replays of one fault before it is reported as stuck. */
+const MAX_REPLAYS = 64;
+
+function finish(c: FaultCtx, r: FaultResult): boolean {
+  c.result = r;
+  c.step = Step.Done;
+  return true;
+}
+
+function replay(L: ProcessLayer, c: FaultCtx): boolean {
+  c.replays++;
+  if (c.replays > MAX_REPLAYS) {
+    c.why = `fault at 0x${(c.vma.start + c.idx * L.port.pageSize).toString(16)} replayed ${MAX_REPLAYS} times`;
+    return finish(c, FaultResult.NotModelled);
+  }
+  c.step = Step.Start;
+  return false;
+}
+
+/** Runs one atomic step of the fault; returns true when the fault has finished (see c.result). */
+export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
+  const vma = c.vma;
+  const idx = c.idx;
+  const port = L.port;
+  switch (c.step) {
+    case Step.Start: {
+      L.pend.pgfault++;
+      if (vma.pages === 0 || vma.mm.vmas.indexOf(vma) < 0) return finish(c, FaultResult.AccErr);
+      const need = c.write ? VM_WRITE : VM_READ;
+      if ((vma.flags & need) === 0) return finish(c, FaultResult.AccErr);
+      const f = vma.pte[idx]!;
+      if (f === 0) {
+        if (!c.write && (vma.flags & VM_SHARED) === 0) {
+          // do_anonymous_page: a read of untouched private memory maps the zero page, read-only. Its tag
+          // block was reserved at boot (v1 P27), so it needs nothing here even in a VM_MTE VMA.
+          L.ensureTables(vma.mm, vma.start + idx * port.pageSize);
+          vma.pfn[idx] = port.zeroPfn;
+          vma.pte[idx] = PTE_VALID | PTE_YOUNG | ((vma.flags & VM_MTE) !== 0 ? PTE_TAGGED : 0);
+          return finish(c, FaultResult.Ok);
+        }
+        c.step = Step.AnonAlloc;
+        return false;
+      }
+      if ((f & PTE_VALID) !== 0) {
+        if (!c.write || (f & PTE_WRITE) !== 0) {
+          vma.pte[idx] = f | PTE_YOUNG | (c.write ? PTE_DIRTY : 0);
+          return finish(c, FaultResult.Ok);
+        }
+        // do_wp_page: an exclusive anon page is reused, anything else (the zero page) is copied.
+        const pfn = vma.pfn[idx]!;
+        if (pfn !== port.zeroPfn && port.pageRef(pfn) === 1) {
+          vma.pte[idx] = f | PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
+          return finish(c, FaultResult.Ok);
+        }
+        c.oldPfn = pfn;
+        c.step = Step.CowAlloc;
+        return false;
+      }
+      if ((f & PTE_MIGRATION) !== 0) return replay(L, c); // migration_entry_wait
+      if ((f & PTE_SWAP) !== 0) {
+        c.why = 'swap-in (do_swap_page) is not modelled yet';
+        return finish(c, FaultResult.NotModelled);
+      }
+      if ((f & PTE_METADATA_NONE) !== 0 && port.metadataEnabled()) {
+        c.step = Step.MdNone;
+        return false;
+      }
+      // A protnone PTE in an accessible VMA (NUMA hinting or a stale METADATA_NONE with the key off):
+      // make it present again.
+      L.setPteAt(vma, idx, vma.pfn[idx]!, L.presentBits(vma, vma.pfn[idx]!, c.write));
+      return finish(c, FaultResult.Ok);
+    }
+
+    case Step.AnonAlloc: {
+      const tagged = (vma.flags & VM_MTE) !== 0;
+      const pfn = port.allocPages(0, Gfp.HighuserMovable | (tagged ? Gfp.Tagged : 0));
+      if (pfn < 0) return finish(c, FaultResult.Oom);
+      L.prepNewPage(pfn, tagged);
+      c.page = pfn;
+      c.step = Step.AnonMap;
+      return false;
+    }
+
+    case Step.AnonMap: {
+      const pfn = c.page;
+      if (vma.pte[idx] !== 0 || vma.mm.vmas.indexOf(vma) < 0) {
+        // Another fault (or an munmap) got here first: drop our page.
+        L.releaseNewPage(pfn);
+        return finish(c, FaultResult.Ok);
+      }
+      L.ensureTables(vma.mm, vma.start + idx * port.pageSize);
+      L.addAnonRmap(vma, idx, pfn);
+      L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, c.write));
+      if (c.write) L.writeData(vma, idx);
+      return finish(c, FaultResult.Ok);
+    }
+
+    case Step.CowAlloc: {
+      const tagged = (vma.flags & VM_MTE) !== 0;
+      const pfn = port.allocPages(0, Gfp.HighuserMovable | (tagged ? Gfp.Tagged : 0));
+      if (pfn < 0) return finish(c, FaultResult.Oom);
+      L.prepNewPage(pfn, tagged);
+      if (c.oldPfn !== port.zeroPfn) L.copyHighpage(pfn, c.oldPfn);
+      c.page = pfn;
+      c.step = Step.CowMap;
+      return false;
+    }
+
+    case Step.CowMap: {
+      const pfn = c.page;
+      if (vma.pfn[idx] !== c.oldPfn || (vma.pte[idx]! & PTE_VALID) === 0 || vma.mm.vmas.indexOf(vma) < 0) {
+        L.releaseNewPage(pfn);
+        return replay(L, c);
+      }
+      if (c.oldPfn !== port.zeroPfn) L.putPage(c.oldPfn);
+      L.addAnonRmap(vma, idx, pfn);
+      L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, true));
+      L.writeData(vma, idx);
+      return finish(c, FaultResult.Ok);
+    }
+
+    case Step.MdNone: {
+      // do_metadata_none_page, kernel-facts §5.3 step 1-3: revalidate under the PTL, take a reference.
+      const f = vma.pte[idx]!;
+      if ((f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) return replay(L, c);
+      const pfn = vma.pfn[idx]!;
+      if (pfn === port.zeroPfn || (vma.flags & VM_MTE) === 0) {
+        // "should never happen": no normal page, or the VMA lost VM_MTE — map it directly.
+        L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, c.write));
+        return finish(c, FaultResult.Ok);
+      }
+      port.setPageRef(pfn, port.pageRef(pfn) + 1);
+      c.page = pfn;
+      c.step = Step.MdNoneReserve;
+      return false;
+    }
+
+    case Step.MdNoneReserve: {
+      const pfn = c.page;
+      if (port.isIsolatedPageblock(pfn)) {
+        L.putPage(pfn);
+        return replay(L, c);
+      }
+      if (port.isMetadataPage(pfn)) {
+        L.putPage(pfn);
+        return doMigrate(L, c, pfn);
+      }
+      const ret = port.reserveMetadata(pfn, 0, Gfp.HighuserMovable);
+      if (ret === 0) {
+        c.step = Step.MdNoneMap;
+        return false;
+      }
+      L.putPage(pfn);
+      if (ret === EINTR) return replay(L, c);
+      if (L.tags.tagsByPfn.has(pfn)) {
+        // page_metadata_in_swap: "TODO: support migrating swap metadata with the page" — retry once, then OOM.
+        if (c.tried) return finish(c, FaultResult.Oom);
+        c.tried = true;
+        return replay(L, c);
+      }
+      return doMigrate(L, c, pfn);
+    }
+
+    case Step.MdNoneMap: {
+      const pfn = c.page;
+      L.putPage(pfn);
+      const f = vma.pte[idx]!;
+      if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) return replay(L, c);
+      L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, c.write));
+      return finish(c, FaultResult.Ok);
+    }
+
+    case Step.Done:
+      return true;
+  }
+}
+
+/** do_migrate of §5.3 step 4: migrate, then replay the fault whatever happened. */
+function doMigrate(L: ProcessLayer, c: FaultCtx, pfn: number): boolean {
+  const hooks = L.migration;
+  if (hooks === undefined) {
+    c.why =
+      'migrating a PAGE_METADATA_NONE page to a tagged page (kernel-facts §5.3 do_migrate) is not modelled yet: ' +
+      'it needs page migration (src/mm/migrate.ts)';
+    return finish(c, FaultResult.NotModelled);
+  }
+  hooks.migrateMetadataNonePage(pfn);
+  return replay(L, c);
+}
+
+/** Runs a fault to completion (sequential execution). */
+export function handleMmFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: number, write: boolean): FaultResult {
+  c.start(vma, idx, write);
+  while (!faultStep(L, c));
+  return c.result;
+}

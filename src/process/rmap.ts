@@ -1,0 +1,209 @@
+/**
+ * Reverse mapping (mm/rmap.c): from a physical page to the PTEs that map it, and the page-migration
+ * primitives built on it. Page migration (src/mm/migrate.ts, `MigrateRmap`) and tag storage reservation
+ * (alloc_contig_range moving data pages out of a tag block) use it.
+ *
+ * ## How a page is found (the kernel's anon_vma + page->index)
+ * Every anonymous mapping gets an anon_vma and a range of *linear page indices* in one global index space
+ * (starting at 1; like vm_pgoff = addr >> PAGE_SHIFT for anon VMAs, but never reused). An anon page in use
+ * carries its linear index in the allocator's owner word (`a`). VMAs split from one mapping share the
+ * anon_vma; a VMA's `pgoff` is the linear index of its first page, so the PTE of page P in VMA V is slot
+ * `owner(P) - V.pgoff`. The anon_vma of an index is found by binary search over the index ranges.
+ *
+ * ## Reference counts
+ * An anon page's refcount is the number of PTEs (present, PROT_NONE/METADATA_NONE, or migration entries)
+ * referencing it, plus 1 while migration holds it isolated (unmap .. remap/undo). No gup pins yet.
+ *
+ * ## Interface for migration (matches src/mm/migrate.ts `MigrateRmap`)
+ * ```
+ * rmap.isMovable(pfn)        // an anon page mapped by a process, not pinned (isolate_lru_page would succeed)
+ * rmap.isPinned(pfn)         // refcount above the references the rmap accounts for (never true yet)
+ * rmap.folioOrder(pfn)       // 0 (THP is issue #5)
+ * rmap.unmap(pfn)            // try_to_migrate: PTEs -> migration entries, +1 isolation ref; handle or null
+ * rmap.remap(handle, dst)    // remove_migration_ptes(src -> dst): entries -> dst through set_pte_at (mte_sync_tags
+ *                            //   and the §5.5 METADATA_NONE net); owner, PageAnon and refcount move to dst.
+ *                            //   src is left with refcount 0 and no owner: the caller frees it (freePages).
+ * rmap.undo(handle)          // remove_migration_ptes(src -> src): migration failed, PTEs back, isolation ref dropped
+ * rmap.rmapReplace(old, new) // unmap + remap in one atomic step; returns the number of PTEs moved
+ * rmap.pageMapcount(pfn)     // PTEs referencing pfn
+ * ```
+ * The destination must be allocated by the caller (GFP_HIGHUSER_MOVABLE, + __GFP_TAGGED for a tagged
+ * source, §3.5 P11) and its data/tags copied between unmap and remap (copy_highpage). Faults that meet a
+ * migration entry replay until remap/undo (migration_entry_wait). Counters (nr_anon_pages, ...) do not
+ * change across a migration: one page replaces another. pgmigrate_* are the caller's.
+ *
+ * The METADATA_NONE fault (§5.3 do_migrate) calls migration back through `MigrationHooks`, installed with
+ * `layer.setMigrationHooks(...)`.
+ */
+import type { MmPort } from './port.js';
+import { PageFlag } from './port.js';
+import type { AnonVma, Vma } from './mm.js';
+import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_WRITE } from './pte.js';
+
+/** What the fault path needs from page migration (src/mm/migrate.ts). */
+export interface MigrationHooks {
+  /**
+   * migrate_metadata_none_page (§5.3 step 4): isolate pfn, migrate it to a page allocated with
+   * GFP_HIGHUSER_MOVABLE | __GFP_TAGGED (MR_METADATA_NONE, MIGRATE_SYNC, up to 5 tries while -EBUSY).
+   * Returns true if the page was migrated. Either way the fault is replayed.
+   */
+  migrateMetadataNonePage(pfn: number): boolean;
+}
+
+/** What the rmap calls back into the process layer for. */
+export interface RmapOwner {
+  /** A migration entry becomes a mapping of pfn again (set_pte_at). */
+  remapSlot(vma: Vma, idx: number, pfn: number): void;
+  /** The last reference to an anon page went while it was isolated: unaccount it (not freed here). */
+  unaccountAnon(pfn: number): void;
+  /** Free a page the rmap found it no longer needs (a destination with nothing left to map). */
+  releasePage(pfn: number): void;
+}
+
+/** Opaque handle of an unmapped page (migration in flight). */
+export interface MigrationHandle {
+  readonly src: number;
+}
+
+export class Rmap {
+  /** anon_vmas ordered by their first linear index. */
+  private readonly ranges: AnonVma[] = [];
+  private nextIndex = 1;
+
+  constructor(
+    private readonly port: MmPort,
+    private readonly owner: RmapOwner,
+  ) {}
+
+  /** Creates the anon_vma of a new mapping of `pages` pages, with its own range of linear indices. */
+  newAnonVma(pages: number, shared: boolean): AnonVma {
+    const base = this.nextIndex;
+    this.nextIndex += pages;
+    if (this.nextIndex >= 0xfffffff0) throw new RangeError('linear page index space exhausted');
+    const av: AnonVma = { base, end: base + pages, vmas: [], shared };
+    this.ranges.push(av);
+    return av;
+  }
+
+  /** Drops an anon_vma once no VMA uses it. */
+  dropAnonVma(av: AnonVma): void {
+    const i = this.ranges.indexOf(av);
+    if (i >= 0) this.ranges.splice(i, 1);
+  }
+
+  /** The anon_vma whose index range contains `index`. */
+  anonVmaOf(index: number): AnonVma | undefined {
+    const r = this.ranges;
+    let lo = 0;
+    let hi = r.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const av = r[mid]!;
+      if (index < av.base) hi = mid - 1;
+      else if (index >= av.end) lo = mid + 1;
+      else return av;
+    }
+    return undefined;
+  }
+
+  /** Returns true if pfn is a process page the rmap knows (anon or shared anon). */
+  isAnonPage(pfn: number): boolean {
+    return pfn !== this.port.zeroPfn && !this.port.isFree(pfn) && this.port.testFlag(pfn, PageFlag.Anon);
+  }
+
+  /** Calls fn(vma, slot) for every slot referencing pfn (present, protnone or migration entry). */
+  walk(pfn: number, fn: (vma: Vma, idx: number) => void): void {
+    if (!this.isAnonPage(pfn)) return;
+    const index = this.port.getOwner(pfn);
+    const av = this.anonVmaOf(index);
+    if (av === undefined) return;
+    for (const vma of av.vmas) {
+      const idx = index - vma.pgoff;
+      if (idx < 0 || idx >= vma.pages) continue;
+      if (vma.pfn[idx] === pfn && (vma.pte[idx]! & (PTE_PRESENT_MASK | PTE_MIGRATION)) !== 0) fn(vma, idx);
+    }
+  }
+
+  pageMapcount(pfn: number): number {
+    let n = 0;
+    this.walk(pfn, () => n++);
+    return n;
+  }
+
+  /** Returns true if the page has references the rmap does not account for (a gup pin). */
+  isPinned(pfn: number): boolean {
+    return this.isAnonPage(pfn) && this.port.pageRef(pfn) > this.pageMapcount(pfn);
+  }
+
+  /** Returns true if pfn is a mapped process page that migration may move. */
+  isMovable(pfn: number): boolean {
+    return this.isAnonPage(pfn) && this.pageMapcount(pfn) > 0 && !this.isPinned(pfn);
+  }
+
+  folioOrder(_pfn: number): number {
+    return 0;
+  }
+
+  /** try_to_migrate: every mapping of pfn becomes a migration entry (PTE_WRITE kept: writable entry). */
+  unmap(pfn: number): MigrationHandle | null {
+    let n = 0;
+    this.walk(pfn, (vma, idx) => {
+      const f = vma.pte[idx]!;
+      vma.pte[idx] = PTE_MIGRATION | (f & PTE_WRITE);
+      n++;
+    });
+    if (n === 0) return null;
+    this.port.setPageRef(pfn, this.port.pageRef(pfn) + 1);
+    return { src: pfn };
+  }
+
+  private slotsOf(pfn: number): [Vma, number][] {
+    const slots: [Vma, number][] = [];
+    this.walk(pfn, (vma, idx) => {
+      if ((vma.pte[idx]! & PTE_MIGRATION) !== 0) slots.push([vma, idx]);
+    });
+    return slots;
+  }
+
+  remap(handle: unknown, dst: number): void {
+    const src = (handle as MigrationHandle).src;
+    const port = this.port;
+    const slots = this.slotsOf(src);
+    if (slots.length === 0) {
+      // Every mapping went while the page was isolated (munmap): nothing to map the destination into.
+      this.owner.unaccountAnon(src);
+      this.owner.releasePage(dst);
+    } else {
+      port.setOwner(dst, port.getOwner(src));
+      port.setFlag(dst, PageFlag.Anon);
+      port.setPageRef(dst, slots.length);
+      for (const [vma, idx] of slots) {
+        vma.pfn[idx] = dst;
+        this.owner.remapSlot(vma, idx, dst);
+      }
+    }
+    port.setPageRef(src, 0);
+    port.clearFlag(src, PageFlag.Anon);
+    port.setOwner(src, 0);
+  }
+
+  undo(handle: unknown): void {
+    const src = (handle as MigrationHandle).src;
+    const slots = this.slotsOf(src);
+    for (const [vma, idx] of slots) this.owner.remapSlot(vma, idx, src);
+    const ref = this.port.pageRef(src) - 1;
+    this.port.setPageRef(src, ref);
+    if (ref === 0) {
+      this.owner.unaccountAnon(src);
+      this.owner.releasePage(src);
+    }
+  }
+
+  rmapReplace(oldPfn: number, newPfn: number): number {
+    const h = this.unmap(oldPfn);
+    if (h === null) return 0;
+    const n = this.slotsOf(oldPfn).length;
+    this.remap(h, newPfn);
+    return n;
+  }
+}

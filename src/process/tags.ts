@@ -1,0 +1,127 @@
+/**
+ * MTE allocation tags (SPEC §4, kernel-facts §7.1): 4 bits per 16-byte granule, two granules per byte (even
+ * granule in the low nibble, as LDGM/STGM pack them), MTE_PAGE_TAG_STORAGE = PAGE_SIZE/32 bytes per page.
+ *
+ * Tags live where the hardware keeps them: in the tag storage page that covers the data page (§2.2: page p of
+ * region r has its tags in tag page r.tag.start + (p - r.mem.start)/32, at byte ((p - r.mem.start) % 32) *
+ * PAGE_SIZE/32). Tag storage pages get their bytes on first tag write (a sparse map, PAGE_SIZE bytes each).
+ * Pages outside every region (static MTE, or management off) keep theirs in a per-pfn map, standing for the
+ * firmware's hidden carve-out. The series' `tags_by_pfn` store (§6.2) is here too.
+ *
+ * Writing tags for a page whose tag storage is not reserved writes into a page that may hold data: the
+ * corruption of the cover letter (§6.3). The store records it (SPEC §5.6) and reports it to the owner, which
+ * changes the data token of the page living there (SPEC §5.5).
+ */
+import type { MmPort } from './port.js';
+import { PageFlag } from './port.js';
+
+export class TagStore {
+  /** Bytes of tag storage per data page (128 for 4K pages). */
+  readonly bytesPerPage: number;
+  private readonly tagPages = new Map<number, Uint8Array>();
+  private readonly hidden = new Map<number, Uint8Array>();
+  /** tags_by_pfn (v1 P33): tags waiting for the page to get tag storage. */
+  readonly tagsByPfn = new Map<number, Uint8Array>();
+  /** Tag writes that landed in tag storage not reserved for tags (invariant 6); each a message. */
+  readonly corruptions: string[] = [];
+  /** Set by slice(): the buffer and offset of the last page looked up (avoids allocating a pair). */
+  private buf: Uint8Array = new Uint8Array(0);
+  private off = 0;
+
+  constructor(
+    private readonly port: MmPort,
+    /** Called with the tag storage pfn when tags are written into storage that is not reserved. */
+    private readonly onCorrupt: (tagPfn: number) => void,
+  ) {
+    this.bytesPerPage = port.pageSize / 32;
+  }
+
+  /** Points buf/off at pfn's tag bytes; returns false if they were never written (all zero) and !create. */
+  private slice(pfn: number, create: boolean): boolean {
+    const tp = this.port.tagPageOf(pfn);
+    if (tp < 0) {
+      let b = this.hidden.get(pfn);
+      if (b === undefined) {
+        if (!create) return false;
+        b = new Uint8Array(this.bytesPerPage);
+        this.hidden.set(pfn, b);
+      }
+      this.buf = b;
+      this.off = 0;
+      return true;
+    }
+    let b = this.tagPages.get(tp);
+    if (b === undefined) {
+      if (!create) return false;
+      b = new Uint8Array(this.port.pageSize);
+      this.tagPages.set(tp, b);
+    }
+    this.buf = b;
+    // The offset of pfn inside its tag page is (pfn - region start) % 32; region starts are pageblock aligned
+    // (§1.1), so pfn % 32 gives the same slot.
+    this.off = (pfn % 32) * this.bytesPerPage;
+    return true;
+  }
+
+  /**
+   * Returns true if writing pfn's tags is safe: tag storage management is off, the page is outside every
+   * region, or its tag storage is reserved (PG_tag_storage_reserved).
+   */
+  tagStorageReady(pfn: number): boolean {
+    const p = this.port;
+    return !p.metadataEnabled() || p.tagPageOf(pfn) < 0 || p.testFlag(pfn, PageFlag.TagStorageReserved);
+  }
+
+  private beforeWrite(pfn: number): void {
+    if (this.tagStorageReady(pfn)) return;
+    const tp = this.port.tagPageOf(pfn);
+    this.corruptions.push(
+      `tags of pfn 0x${pfn.toString(16)} written into tag storage page 0x${tp.toString(16)}, which is not reserved for tags`,
+    );
+    this.onCorrupt(tp);
+  }
+
+  getTag(pfn: number, granule: number): number {
+    if (!this.slice(pfn, false)) return 0;
+    const byte = this.buf[this.off + (granule >> 1)]!;
+    return (granule & 1) === 0 ? byte & 0xf : byte >> 4;
+  }
+
+  /** STG over granules [g0, g1) of pfn. */
+  setTags(pfn: number, g0: number, g1: number, tag: number): void {
+    this.beforeWrite(pfn);
+    this.slice(pfn, true);
+    const buf = this.buf;
+    const off = this.off;
+    for (let g = g0; g < g1; g++) {
+      const i = off + (g >> 1);
+      buf[i] = (g & 1) === 0 ? (buf[i]! & 0xf0) | tag : (buf[i]! & 0x0f) | (tag << 4);
+    }
+  }
+
+  /** mte_clear_page_tags: all granules of pfn get tag 0. */
+  clear(pfn: number): void {
+    this.beforeWrite(pfn);
+    if (!this.slice(pfn, false)) return;
+    this.buf.fill(0, this.off, this.off + this.bytesPerPage);
+  }
+
+  /** A copy of pfn's tag bytes (mte_save_tags). */
+  save(pfn: number): Uint8Array {
+    const out = new Uint8Array(this.bytesPerPage);
+    if (this.slice(pfn, false)) out.set(this.buf.subarray(this.off, this.off + this.bytesPerPage));
+    return out;
+  }
+
+  /** mte_restore_tags: writes saved tag bytes into pfn's tag storage. */
+  restore(pfn: number, saved: Uint8Array): void {
+    this.beforeWrite(pfn);
+    this.slice(pfn, true);
+    this.buf.set(saved, this.off);
+  }
+
+  /** mte_copy_page_tags(dst, src). */
+  copy(dst: number, src: number): void {
+    this.restore(dst, this.save(src));
+  }
+}
