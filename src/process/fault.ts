@@ -19,7 +19,7 @@
 import type { ProcessLayer } from './layer.js';
 import type { Vma } from './mm.js';
 import { VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
-import { EINTR, Gfp, PageFlag } from './port.js';
+import { EINTR, Gfp } from './port.js';
 import {
   PTE_DIRTY,
   PTE_METADATA_NONE,
