@@ -44,7 +44,7 @@ export function parseSize(text: string, pos: SrcPos): number {
 
 /** Human form of a byte count for messages: `4K`, `2M`, `1G` when exact, else hex. */
 export function formatSize(bytes: number): string {
-  if (bytes === 0) return '0';
+  if (bytes < 1024) return String(bytes);
   const units: [number, string][] = [
     [2 ** 40, 'T'],
     [2 ** 30, 'G'],
