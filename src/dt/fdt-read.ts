@@ -213,7 +213,12 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
       case FDT_END_NODE: {
         const done = stack.pop();
         if (!done) fail(at, 'FDT_END_NODE without a matching FDT_BEGIN_NODE');
-        const node: DtNode = { name: done!.name, labels: [], properties: done!.properties, children: done!.children };
+        const node: DtNode = {
+          name: done!.name,
+          labels: [],
+          properties: dropRedundantName(done!.name, done!.properties),
+          children: done!.children,
+        };
         const parent = stack[stack.length - 1];
         if (parent) parent.children.push(node);
         else root = node;
@@ -257,4 +262,19 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
   }
 
   return { root: root!, memreserve, bootCpuidPhys, plugin: false, source: name, format: 'dtb' };
+}
+
+/**
+ * dtc deletes a `name` property that only repeats the node's base name (checks.c
+ * check_name_properties, run on every input; old blobs carry one in every node), so we do too.
+ */
+function dropRedundantName(nodeName: string, props: DtProperty[]): DtProperty[] {
+  const i = props.findIndex((p) => p.name === 'name');
+  if (i < 0) return props;
+  const at = nodeName.indexOf('@');
+  const base = at < 0 ? nodeName : nodeName.slice(0, at);
+  const v = props[i]!.value;
+  if (v.length !== base.length + 1 || v[base.length] !== 0) return props;
+  for (let k = 0; k < base.length; k++) if (v[k] !== base.charCodeAt(k)) return props;
+  return [...props.slice(0, i), ...props.slice(i + 1)];
 }

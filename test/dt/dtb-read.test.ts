@@ -3,7 +3,8 @@ import fc from 'fast-check';
 import { readDtb, isDtb } from '../../src/dt/fdt-read.js';
 import { emitDts } from '../../src/dt/emit-dts.js';
 import { getChild, getProp, propRegs } from '../../src/dt/tree.js';
-import { REAL_DTBS, arbDts, dtc } from './fixtures/out/helpers.js';
+import { REAL_DTBS, VALUES_DTS, arbDts, dtc } from './fixtures/out/helpers.js';
+import { writeDtb } from '../../src/dt/fdt-write.js';
 
 describe('readDtb on real blobs', () => {
   test.each(REAL_DTBS)('%s decompiles exactly like dtc -I dtb -O dts', (file) => {
@@ -29,6 +30,16 @@ describe('readDtb on real blobs', () => {
     expect(t.memreserve).toEqual([]);
     const mem = getChild(t.root, 'memory@40000000');
     expect(propRegs(getProp(mem!, 'reg')!, 2, 2)).toEqual([{ address: 0x40000000n, size: 0x80000000n }]);
+  });
+});
+
+describe('older blob versions, as dtc reads them', () => {
+  test.each([1, 2, 3, 16, 17])('version %i: full-path names, 8-aligned values, name properties', (version) => {
+    const blob = dtc(['-I', 'dts', '-O', 'dtb', '-V', String(version), VALUES_DTS]);
+    expect(blob.readUInt32BE(20)).toBe(version);
+    const tree = readDtb(blob, `v${version}.dtb`);
+    expect(emitDts(tree)).toBe(dtc(['-I', 'dtb', '-O', 'dts', '-'], blob).toString('latin1'));
+    expect(Buffer.from(writeDtb(tree)).equals(dtc(['-I', 'dtb', '-O', 'dtb', '-'], blob))).toBe(true);
   });
 });
 
