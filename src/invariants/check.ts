@@ -88,7 +88,7 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   }
   for (const [pfn, n] of [...refs].sort((a, b) => a[0] - b[0])) {
     const ref = port.pageRef(pfn);
-    const want = migrating.has(pfn) ? n + 1 : n;
+    const want = n + (migrating.has(pfn) ? 1 : 0) + (L.inflight.get(pfn) ?? 0);
     if (ref !== want && add(`map count: pfn ${hex(pfn)} has refcount ${ref}, ${n} PTEs reference it`)) return out;
   }
 
@@ -101,8 +101,8 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
       const b = port.tagBlockOf!(pfn);
       if (b >= 0) users.set(b, (users.get(b) ?? 0) + 1);
     };
-    countUser(port.zeroPfn);
-    for (const pfn of refs.keys()) countUser(pfn);
+    const pages = new Set<number>([port.zeroPfn, ...refs.keys(), ...L.inflight.keys()]);
+    for (const pfn of pages) countUser(pfn);
     for (const [block, rc] of [...port.reservedBlocks()].sort((a, b) => a[0] - b[0])) {
       const u = users.get(block) ?? 0;
       if (rc !== 1 + u && add(`tag block ${hex(block)} has refcount ${rc}, ${u} tagged pages use it`)) return out;

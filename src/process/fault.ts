@@ -165,6 +165,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
       const pfn = port.allocPages(0, Gfp.HighuserMovable | (tagged ? Gfp.Tagged : 0));
       if (pfn < 0) return finish(c, FaultResult.Oom);
       L.prepNewPage(pfn, tagged);
+      L.hold(pfn);
       c.page = pfn;
       c.step = Step.AnonMap;
       return false;
@@ -172,6 +173,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
 
     case Step.AnonMap: {
       const pfn = c.page;
+      L.unhold(pfn);
       if (vma.pte[idx] !== 0 || vma.mm.vmas.indexOf(vma) < 0) {
         // Another fault (or an munmap) got here first: drop our page.
         L.releaseNewPage(pfn);
@@ -190,6 +192,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
       if (pfn < 0) return finish(c, FaultResult.Oom);
       L.prepNewPage(pfn, tagged);
       if (c.oldPfn !== port.zeroPfn) L.copyHighpage(pfn, c.oldPfn);
+      L.hold(pfn);
       c.page = pfn;
       c.step = Step.CowMap;
       return false;
@@ -197,6 +200,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
 
     case Step.CowMap: {
       const pfn = c.page;
+      L.unhold(pfn);
       if (vma.pfn[idx] !== c.oldPfn || (vma.pte[idx]! & PTE_VALID) === 0 || vma.mm.vmas.indexOf(vma) < 0) {
         L.releaseNewPage(pfn);
         return replay(L, c);
@@ -219,6 +223,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
         return finish(c, FaultResult.Ok);
       }
       port.setPageRef(pfn, port.pageRef(pfn) + 1);
+      L.hold(pfn);
       c.page = pfn;
       c.step = Step.MdNoneReserve;
       return false;
@@ -226,6 +231,8 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
 
     case Step.MdNoneReserve: {
       const pfn = c.page;
+      // Every path below drops the reference except a successful reservation, which keeps it until MDNONE_MAP.
+      L.unhold(pfn);
       if (port.isIsolatedPageblock(pfn)) {
         L.putPage(pfn);
         return replay(L, c);
@@ -236,6 +243,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
       }
       const ret = port.reserveMetadata(pfn, 0, Gfp.HighuserMovable);
       if (ret === 0) {
+        L.hold(pfn);
         c.step = Step.MdNoneMap;
         return false;
       }
@@ -252,6 +260,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
 
     case Step.MdNoneMap: {
       const pfn = c.page;
+      L.unhold(pfn);
       L.putPage(pfn);
       const f = vma.pte[idx]!;
       if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) return replay(L, c);

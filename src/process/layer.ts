@@ -73,6 +73,11 @@ export class ProcessLayer {
   readonly signals: SignalNote[] = [];
   /** Pending counter deltas, handed to vmstat by flush(). */
   readonly pend = { pgfault: 0, anon: 0, shmem: 0, inactiveAnon: 0, pagetables: 0 };
+  /**
+   * Pages held by faults in flight (a `race` step boundary can fall between allocation and mapping, or while
+   * do_metadata_none_page holds a page reference): pfn -> number of such holds. The invariants allow for them.
+   */
+  readonly inflight = new Map<number, number>();
   /** One fault context reused by sequential operations. */
   readonly fault = new FaultCtx();
   private tokenSeq = 0;
@@ -157,6 +162,16 @@ export class ProcessLayer {
       // reserve_metadata_storage's fatal-signal "success" (§2.3 step 10): tags saved as zeros by pfn.
       this.tags.tagsByPfn.set(pfn, new Uint8Array(this.tags.bytesPerPage));
     }
+  }
+
+  hold(pfn: number): void {
+    this.inflight.set(pfn, (this.inflight.get(pfn) ?? 0) + 1);
+  }
+
+  unhold(pfn: number): void {
+    const n = (this.inflight.get(pfn) ?? 0) - 1;
+    if (n <= 0) this.inflight.delete(pfn);
+    else this.inflight.set(pfn, n);
   }
 
   /** Frees a page allocated by the fault path that was never mapped. */

@@ -1,0 +1,75 @@
+import { describe, expect, test } from '@jest/globals';
+import { InputError } from '../../src/errors.js';
+import { runFake } from './helpers.js';
+
+describe('interpreter on the fake allocator', () => {
+  test('mmap, touch, expect', () => {
+    const { it, events } = runFake(
+      [
+        'process a',
+        'a: mmap x 1M prot=rw+mte',
+        'a: touch x',
+        'expect vmstat.metadata_reserve_success == 8',
+        'expect vmstat.pgfault == 256',
+        'expect a:x tagged',
+        'expect a:x resident == 256',
+        'a: munmap x',
+        'expect vmstat.metadata_reserve_free == 8',
+      ].join('\n'),
+    );
+    expect(events.filter((e) => e.kind === 'expect' && !e.record.ok)).toEqual([]);
+    expect(it.failures).toBe(0);
+  });
+
+  test('a failed expect prints both values', () => {
+    const { it, events } = runFake('process a\na: mmap x 8K\na: touch x\nexpect vmstat.pgfault == 3\n');
+    expect(it.failures).toBe(1);
+    const e = events.find((x) => x.kind === 'expect');
+    expect(e !== undefined && e.kind === 'expect' && e.line).toBe(
+      'test.scn:4:1: expect failed: vmstat.pgfault == 3 (left 2, right 3)',
+    );
+  });
+
+  test('tag check fault is noted with the address', () => {
+    const { events } = runFake(
+      'process a\na: mmap x 8K prot=rw+mte\na: settag x 0..4K 5\na: access x 0..4K tag=5\na: access x 4K..8K tag=5\nexpect a:x tag(0..4K) == 5\n',
+    );
+    const notes = events.filter((e) => e.kind === 'note');
+    expect(notes.length).toBe(1);
+    expect(notes[0]!.kind === 'note' && notes[0]!.text).toMatch(
+      /^test\.scn:5:1: a: access: SIGSEGV \(SEGV_MTESERR\) at 0x05/,
+    );
+  });
+
+  test('unknown process and VMA are input errors with positions', () => {
+    expect(() => runFake('a: touch x\n')).toThrow(InputError);
+    try {
+      runFake('process a\na: touch y\n');
+    } catch (e) {
+      expect((e as InputError).format()).toBe(
+        "test.scn:2:10: error: unknown VMA 'y' in process 'a' (map it first with 'a: mmap y SIZE')",
+      );
+    }
+  });
+
+  test('statements of issue #5 are reported as not modelled', () => {
+    try {
+      runFake('process a\na: mmap x 8K\na: fork b\n');
+      throw new Error('no error');
+    } catch (e) {
+      expect((e as InputError).format()).toBe(
+        'test.scn:3:1: error: fork (copy-on-write of anonymous memory) is not modelled yet',
+      );
+    }
+  });
+
+  test('race: two threads touching the same memory keep every invariant', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const { it } = runFake(
+        'process a\na: mmap x 256K prot=rw\nrace {\n thread A {\n a: touch x\n }\n thread B {\n a: touch x read\n a: mprotect x prot=rw+mte\n a: touch x\n }\n}\n',
+        { seed },
+      );
+      expect(it.violations).toBe(0);
+    }
+  });
+});
