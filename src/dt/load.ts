@@ -60,6 +60,7 @@ export function loadDt(file: string, opts: LoadOptions = {}): DtTree {
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   return compileDts(text, {
     file: name,
+    readFile: (p: string) => readFileSync(p, 'latin1'),
     ...(opts.includeDirs ? { includeDirs: opts.includeDirs } : {}),
     ...(opts.defines ? { defines: opts.defines } : {}),
   });
