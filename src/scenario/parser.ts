@@ -1165,3 +1165,51 @@ class Parser {
 export function parseScenario(text: string, file: string): Scenario {
   return new Parser(text, file).parseFile();
 }
+
+/**
+ * Re-checks the page-size rules for a page size other than the one the file was parsed with (`--page-size`
+ * on the command line wins over `config page_size`): mapping, swap, kernel image and pressure sizes must be
+ * page multiples and mprotect/pageout/migrate ranges page-aligned. Throws InputError at the offending value.
+ */
+export function revalidateForPageSize(s: Scenario, pageSize: number): void {
+  if (pageSize === s.assumedPageSize) return;
+  const ps = formatSize(pageSize);
+  const size = (what: string, v: Located<number> | undefined): void => {
+    if (v !== undefined && v.value % pageSize !== 0) {
+      throw new InputError(`${what} ${formatSize(v.value)} is not a multiple of the page size (${ps})`, v.pos);
+    }
+  };
+  const range = (what: string, r: ByteRange | undefined): void => {
+    if (r !== undefined && (r.start % pageSize !== 0 || r.end % pageSize !== 0)) {
+      throw new InputError(`${what} range ${r.text} is not aligned to the page size (${ps})`, r.pos);
+    }
+  };
+  size('swap size', s.config.swap);
+  size('kernel_image size', s.config.kernel_image);
+  const walk = (stmts: readonly Stmt[]): void => {
+    for (const st of stmts) {
+      switch (st.kind) {
+        case 'mmap':
+          size('mmap size', st.size);
+          break;
+        case 'pressure':
+          size('pressure size', st.size);
+          break;
+        case 'mprotect':
+        case 'pageout':
+        case 'migrate':
+          range(st.kind, st.range);
+          break;
+        case 'repeat':
+          walk(st.body);
+          break;
+        case 'race':
+          for (const t of st.threads) walk(t.body);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+  walk(s.body);
+}

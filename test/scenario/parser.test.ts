@@ -1,6 +1,7 @@
 /** Every form of SPEC §6 parses to the AST the interpreter expects, with positions on the parts. */
 import type { Scenario, Stmt } from '../../src/scenario/ast.js';
-import { parseScenario } from '../../src/scenario/parser.js';
+import { InputError } from '../../src/errors.js';
+import { parseScenario, revalidateForPageSize } from '../../src/scenario/parser.js';
 
 /** The AST without positions (and without expression texts), for compact comparisons. */
 function strip<T>(v: T): unknown {
@@ -324,5 +325,37 @@ describe('expect', () => {
 
   test('the expression text is kept as written', () => {
     expect(last('expect  vmstat.pgfault>=1   # note')).toMatchObject({ text: 'vmstat.pgfault>=1' });
+  });
+});
+
+describe('revalidateForPageSize', () => {
+  const err = (text: string, ps: number): string => {
+    try {
+      revalidateForPageSize(parseScenario(text, 'r.scn'), ps);
+    } catch (e) {
+      return (e as InputError).format();
+    }
+    return 'ok';
+  };
+
+  test('the parse page size needs no second look; a larger one checks every size and range', () => {
+    const text = 'config swap=64K\nprocess p\np: mmap v 64K\nrepeat 2 {\n p: pageout v 0..64K\n}\npressure 128K\n';
+    expect(err(text, 4096)).toBe('ok');
+    expect(err(text, 65536)).toBe('ok');
+    expect(err('process p\np: mmap v 20K', 16384)).toBe(
+      'r.scn:2:11: error: mmap size 20K is not a multiple of the page size (16K)',
+    );
+    expect(err('config swap=4K', 65536)).toBe(
+      'r.scn:1:13: error: swap size 4K is not a multiple of the page size (64K)',
+    );
+    expect(err('pressure 4K', 16384)).toBe(
+      'r.scn:1:10: error: pressure size 4K is not a multiple of the page size (16K)',
+    );
+    expect(
+      err(
+        'process p\np: mmap v 64K\nrace {\n thread A { p: migrate v 4K..16K to=DMA }\n thread B { compact }\n}',
+        16384,
+      ),
+    ).toBe('r.scn:4:26: error: migrate range 4K..16K is not aligned to the page size (16K)');
   });
 });
