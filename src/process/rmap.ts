@@ -18,7 +18,7 @@
  * ```
  * rmap.isMovable(pfn)        // an anon page mapped by a process, not pinned (isolate_lru_page would succeed)
  * rmap.isPinned(pfn)         // refcount above the references the rmap accounts for (never true yet)
- * rmap.folioOrder(pfn)       // 0 (THP is issue #5)
+ * rmap.folioOrder(pfn)       // 0 (THP is issue #5); rmap.folioHead(pfn) == pfn
  * rmap.unmap(pfn)            // try_to_migrate: PTEs -> migration entries, +1 isolation ref; handle or null
  * rmap.remap(handle, dst)    // remove_migration_ptes(src -> dst): entries -> dst through set_pte_at (mte_sync_tags
  *                            //   and the §5.5 METADATA_NONE net); owner, PageAnon and refcount move to dst.
@@ -142,6 +142,11 @@ export class Rmap {
 
   folioOrder(_pfn: number): number {
     return 0;
+  }
+
+  /** The head of the folio containing pfn (pfn itself: no THP yet). */
+  folioHead(pfn: number): number {
+    return pfn;
   }
 
   /** try_to_migrate: every mapping of pfn becomes a migration entry (PTE_WRITE kept: writable entry). */
