@@ -266,8 +266,17 @@ function writeMapping(w: YamlWriter, node: DtNode, source: string): void {
   w.increaseIndent(false);
   const key = (name: string, quotedImplicit: boolean): void => {
     w.writeIndent();
+    // libyaml writes a key longer than 128 characters as a complex key: `? key` then `: value`.
+    const tagged = !quotedImplicit && !analyzeKey(name).plainAllowed;
+    const simple = name.length + (tagged ? 1 : 0) <= 128;
+    if (!simple) w.indicator('?', true, false, true);
     writeKey(w, name, quotedImplicit);
-    w.indicator(':', false, false, false);
+    if (simple) {
+      w.indicator(':', false, false, false);
+    } else {
+      w.writeIndent();
+      w.indicator(':', true, false, true);
+    }
   };
   for (const prop of node.properties) {
     key(prop.name, true);
