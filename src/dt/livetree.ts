@@ -361,7 +361,7 @@ export class LiveTree {
           const m = p.data.markers[i]!;
           if (m.kind !== 'ref-path') continue;
           const target = this.getNodeByRef(m.ref!);
-          if (!target) fail(n, p, `reference to non-existent node or label "${m.ref!}"`);
+          if (!target) return fail(n, p, `reference to non-existent node or label "${m.ref!}"`);
           const path = Buffer.from(this.fullPath(target) + '\0', 'latin1');
           p.data.insertAtMarker(i, path);
           target.isReferenced = true;

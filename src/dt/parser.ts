@@ -71,8 +71,13 @@ export class Parser {
     return t;
   }
 
+  /** The kind of the lookahead token (a call, so TypeScript does not narrow it across next()). */
+  private kind(): Token['kind'] {
+    return this.tok.kind;
+  }
+
   private isOp(text: string): boolean {
-    return this.tok.kind === 'op' && this.tok.text === text;
+    return this.kind() === 'op' && this.tok.text === text;
   }
 
   private syntax(expected: string): never {
@@ -89,26 +94,26 @@ export class Parser {
     let flags = -1;
     do {
       const start = this.tok;
-      if (this.tok.kind !== 'v1') this.syntax("'/dts-v1/;'");
+      if (this.kind() !== 'v1') this.syntax("'/dts-v1/;'");
       this.next();
       this.expectOp(';');
       let f = 1;
-      if (this.tok.kind === 'plugin') {
+      if (this.kind() === 'plugin') {
         this.next();
         this.expectOp(';');
         f |= 2;
       }
       if (flags >= 0 && f !== flags) throw new InputError("header flags don't match earlier ones", start.pos);
       if (flags < 0) flags = f;
-    } while (this.tok.kind === 'v1');
+    } while (this.kind() === 'v1');
     this.plugin = (flags & 2) !== 0;
 
     // memreserves
     const memreserve: LReserve[] = [];
-    while (this.tok.kind === 'label' || this.tok.kind === 'memreserve') {
+    while (this.kind() === 'label' || this.kind() === 'memreserve') {
       const labels: string[] = [];
-      while (this.tok.kind === 'label') labels.push(this.next().text);
-      if (this.tok.kind !== 'memreserve') this.syntax("'/memreserve/'");
+      while (this.kind() === 'label') labels.push(this.next().text);
+      if (this.kind() !== 'memreserve') this.syntax("'/memreserve/'");
       this.next();
       const address = this.prim();
       const size = this.prim();
@@ -124,7 +129,7 @@ export class Parser {
       const root = this.nodedef();
       root.name = '';
       this.tree = new LiveTree(root, this.plugin);
-    } else if (this.tok.kind === 'labelref' || this.tok.kind === 'pathref') {
+    } else if (this.kind() === 'labelref' || this.kind() === 'pathref') {
       const ref = this.next();
       const node = this.nodedef();
       if (!this.plugin) throw new InputError(`label or path ${ref.text} not found`, ref.pos);
@@ -185,13 +190,13 @@ export class Parser {
     while (!this.isOp('}')) {
       const start = this.tok;
       const prefix: Token[] = [];
-      while (this.tok.kind === 'label' || this.tok.kind === 'omit') prefix.push(this.next());
+      while (this.kind() === 'label' || this.kind() === 'omit') prefix.push(this.next());
       const omit = prefix.some((p) => p.kind === 'omit');
       const labels = prefix.filter((p) => p.kind === 'label').map((p) => p.text);
       let isProp: boolean;
-      if (this.tok.kind === 'delprop') isProp = true;
-      else if (this.tok.kind === 'delnode') isProp = false;
-      else if (this.tok.kind === 'name') {
+      if (this.kind() === 'delprop') isProp = true;
+      else if (this.kind() === 'delnode') isProp = false;
+      else if (this.kind() === 'name') {
         // Look one token past the name: '{' makes it a node; '=' or ';' a property.
         const nameTok = this.next();
         if (this.isOp('{')) {
@@ -212,7 +217,7 @@ export class Parser {
       if (isProp) {
         const kw = this.next();
         if (omit) throw new InputError('syntax error: /omit-if-no-ref/ applies to nodes only', kw.pos);
-        if (this.tok.kind !== 'name') this.syntax('a property name');
+        if (this.kind() !== 'name') this.syntax('a property name');
         const name = this.next();
         this.expectOp(';');
         if (children.length) throw new InputError('properties must precede subnodes', start.pos);
@@ -221,7 +226,7 @@ export class Parser {
         props.push(prop);
       } else {
         const kw = this.next();
-        if (this.tok.kind !== 'name') this.syntax('a node name');
+        if (this.kind() !== 'name') this.syntax('a node name');
         const name = this.next();
         this.expectOp(';');
         const node = buildNodeDelete(name.text, kw.pos);
@@ -251,7 +256,7 @@ export class Parser {
     this.expectOp('=');
     const d = new Data(16);
     for (;;) {
-      while (this.tok.kind === 'label') d.addMarker('label', this.next().text);
+      while (this.kind() === 'label') d.addMarker('label', this.next().text);
       const t = this.tok;
       if (t.kind === 'string') {
         this.next();
@@ -262,8 +267,8 @@ export class Parser {
         this.next();
         d.addMarker('u8');
         for (;;) {
-          if (this.tok.kind === 'byte') d.appendByte(Number(this.next().value!));
-          else if (this.tok.kind === 'label') d.addMarker('label', this.next().text);
+          if (this.kind() === 'byte') d.appendByte(Number(this.next().value!));
+          else if (this.kind() === 'label') d.addMarker('label', this.next().text);
           else if (this.isOp(']')) break;
           else this.syntax("two hex digits or ']'");
         }
@@ -275,7 +280,7 @@ export class Parser {
       } else if (t.kind === 'incbin') {
         this.incbin(d);
       } else this.syntax("a string, '<', '[' or a reference");
-      while (this.tok.kind === 'label') d.addMarker('label', this.next().text);
+      while (this.kind() === 'label') d.addMarker('label', this.next().text);
       if (this.isOp(',')) {
         this.next();
         continue;
@@ -288,7 +293,7 @@ export class Parser {
 
   private array(d: Data): void {
     let bits: 8 | 16 | 32 | 64 = 32;
-    if (this.tok.kind === 'bits') {
+    if (this.kind() === 'bits') {
       this.next();
       const lit = this.tok;
       if (lit.kind !== 'literal') this.syntax('a number after /bits/');
@@ -393,7 +398,7 @@ export class Parser {
     if (level >= Parser.LEVELS.length) return this.unary();
     const ops = Parser.LEVELS[level]!;
     let lhs = this.binary(level + 1);
-    while (this.tok.kind === 'op' && ops.includes(this.tok.text)) {
+    while (this.kind() === 'op' && ops.includes(this.tok.text)) {
       const op = this.next();
       const rhs = this.binary(level + 1);
       lhs = apply(op.text, lhs, rhs, op.pos);
@@ -402,7 +407,7 @@ export class Parser {
   }
 
   private unary(): bigint {
-    if (this.tok.kind === 'op') {
+    if (this.kind() === 'op') {
       const op = this.tok.text;
       if (op === '-' || op === '~' || op === '!') {
         this.next();
