@@ -73,3 +73,19 @@ describe('interpreter on the fake allocator', () => {
     }
   });
 });
+
+describe('fix.metadata_none', () => {
+  const text = 'process a\na: mmap x 64K prot=rw\na: touch x\na: mprotect x prot=rw+mte\na: touch x\n';
+  test('on: mprotect(PROT_MTE) of touched memory keeps every invariant', () => {
+    expect(runFake(text).it.violations).toBe(0);
+  });
+  test('off: pages are mapped tagged without tag storage and tags land in unreserved storage', () => {
+    const events: string[] = [];
+    try {
+      runFake(text, { fixMetadataNone: false });
+    } catch (e) {
+      events.push(String(e));
+    }
+    expect(events[0]).toMatch(/InvariantStop: invariant violated at test\.scn:4:1/);
+  });
+});
