@@ -1005,7 +1005,7 @@ class Preprocessor {
     if (n.bol || n.t !== 'name') throw new InputError('macro names must be identifiers', n.pos ?? at);
     if (n.s === 'defined') throw new InputError('"defined" cannot be used as a macro name', n.pos);
     const m: Macro = { name: n.s, fn: false, params: [], variadic: false, body: [], disabled: false };
-    let next = lx.peek();
+    const next = lx.peek();
     if (!next.bol && next.t === 'op' && next.s === '(' && !next.ws) {
       lx.next();
       m.fn = true;
@@ -1032,7 +1032,7 @@ class Preprocessor {
       }
     }
     const body: Tok[] = [];
-    while (!(next = lx.peek()).bol) {
+    while (!lx.peek().bol) {
       const t = copyTok(lx.next());
       t.bol = false;
       if (t.t === 'op' && t.s === '##') {
