@@ -85,11 +85,6 @@ export class Lexer {
     this.lineStart = m.lineStart;
   }
 
-  /** Offset of the next character to read. */
-  get here(): number {
-    return this.offset;
-  }
-
   private error(message: string, offset: number): never {
     throw new InputError(message, this.posAt(offset));
   }

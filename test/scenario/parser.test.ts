@@ -246,6 +246,16 @@ describe('global statements and blocks', () => {
     });
   });
 
+  test('a child forked in a race thread exists after the race; an exit in a thread ends the process', () => {
+    expect(last('race {\n thread A { p: fork c }\n thread B { p: touch v }\n}\nc: touch v')).toMatchObject({
+      kind: 'touch',
+      proc: { name: 'c' },
+    });
+    expect(() => body(P + 'race {\n thread A { p: exit }\n thread B { p: touch v }\n}\np: touch v')).toThrow(
+      "process 'p' has exited (at t.scn:4:13)",
+    );
+  });
+
   test('blank lines, comments and ; separate statements', () => {
     expect(body('# only a comment\n\n  compact ; compact # two\n;\n')).toEqual([
       { kind: 'compact' },
