@@ -54,6 +54,13 @@ describe('mte-sim dt', () => {
     expect(Buffer.compare(r.stdout, dtc(['-I', 'dtb', '-O', 'dts', file]))).toBe(0);
   });
 
+  test('-D defines reach the preprocessor', () => {
+    const src = path.join(dir, 'defs.dts');
+    writeFileSync(src, '/dts-v1/;\n/ {\n#if VAL > 2\n\tbig = <VAL>;\n#else\n\tsmall = <VAL>;\n#endif\n};\n');
+    expect(runCli(['dt', src, '-D', 'VAL=3']).stdout.toString()).toContain('\tbig = <0x03>;\n');
+    expect(runCli(['dt', src, '--define', 'VAL=1']).stdout.toString()).toContain('\tsmall = <0x01>;\n');
+  });
+
   test('a blob on stdin', () => {
     const r = runCli(['dt', '-'], readFileSync(REAL_DTBS[1]!));
     expect(r.status).toBe(0);

@@ -1,7 +1,7 @@
 /**
  * In process: loadDt's input detection and dtCommand's outputs, with injected stdin and sinks.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { InputError } from '../../src/errors.js';
@@ -36,6 +36,17 @@ describe('loadDt', () => {
     const t = loadDt(file, { includeDirs: [inc] });
     expect(t.format).not.toBe('dtb');
     expect(t.root.properties.map((p) => p.name)).toEqual(['from-include', 'a']);
+  });
+
+  test('source is preprocessed with -D defines and -I include directories', () => {
+    const inc = path.join(dir, 'include');
+    mkdirSync(inc, { recursive: true });
+    writeFileSync(path.join(inc, 'board.h'), '#define BASE 0x80000000\n');
+    const file = path.join(dir, 'cpp.dts');
+    writeFileSync(file, '/dts-v1/;\n#include <board.h>\n/ {\n#ifdef WITH_X\n\tx = <BASE SIZE>;\n#endif\n};\n');
+    const t = loadDt(file, { includeDirs: [inc], defines: ['WITH_X', 'SIZE=16'] });
+    expect(Array.from(t.root.properties[0]!.value)).toEqual([0x80, 0, 0, 0, 0, 0, 0, 16]);
+    expect(loadDt(file, { includeDirs: [inc] }).root.properties).toHaveLength(0);
   });
 
   test('- reads stdin (injected), as a blob or as source', () => {
