@@ -49,7 +49,7 @@ import {
 /** Deepest nesting of `{ }` blocks and of parentheses in an expression. */
 export const MAX_BLOCK_DEPTH = 32;
 export const MAX_PAREN_DEPTH = 64;
-/** Largest `repeat` count. */
+/** Largest `repeat` count, and largest product of the counts of nested repeats (bounded run time). */
 export const MAX_REPEAT = 1_000_000;
 /** Most operators in one expect expression (evaluation recurses over the tree). */
 export const MAX_EXPR_OPS = 1000;
@@ -328,6 +328,8 @@ class Parser {
   private depth = 0;
   private parenDepth = 0;
   private exprOps = 0;
+  /** Product of the counts of the repeats being parsed. */
+  private repeatProduct = 1;
   private pageSize = DEFAULT_PAGE_SIZE;
 
   constructor(
@@ -726,8 +728,17 @@ class Parser {
     if (count.value < 1) this.fail('repeat count must be at least 1', count.pos);
     if (count.value > MAX_REPEAT)
       this.fail(`repeat count ${count.value} is too large (at most ${MAX_REPEAT})`, count.pos);
+    const outer = this.repeatProduct;
+    if (outer * count.value > MAX_REPEAT) {
+      this.fail(
+        `nested repeats would run their body ${outer * count.value} times (at most ${MAX_REPEAT} in total)`,
+        count.pos,
+      );
+    }
+    this.repeatProduct = outer * count.value;
     const v0 = this.sema.version;
     const body = this.block('repeat');
+    this.repeatProduct = outer;
     this.sema.afterRepeatBody(count.value, v0, body, kw.pos);
     this.endStmt('repeat block');
     // The body's statements were applied as they were parsed; the second pass (if any) ran above.

@@ -310,6 +310,11 @@ const cases: [string, string, string][] = [
     'repeat 1000001 { compact }',
     't.scn:1:8: error: repeat count 1000001 is too large (at most 1000000)',
   ],
+  [
+    'nested repeats multiply',
+    'repeat 1000 {\n repeat 1001 { compact }\n}',
+    't.scn:2:9: error: nested repeats would run their body 1001000 times (at most 1000000 in total)',
+  ],
   ['repeat without brace', 'repeat 3\ncompact', "t.scn:2:1: error: expected '{' after repeat count, found 'compact'"],
   [
     'repeat body mmaps twice',
