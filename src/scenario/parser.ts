@@ -400,7 +400,7 @@ class Parser {
   }
 
   /** A raw argument (file name, DT path): quoted string or a run of non-blank characters. */
-  private rawArg(what: string, pos: SrcPos): Token {
+  private rawArg(what: string, pos: SrcPos, allowEmpty = false): Token {
     if (this.buf !== undefined) {
       // Only blanks separated us from the buffered token, which is on this line: re-read it raw.
       if (this.buf.kind === 'newline' || this.buf.kind === 'eof') this.fail(`missing ${what}`, pos);
@@ -412,7 +412,7 @@ class Parser {
       this.buf = t;
       this.fail(`missing ${what}`, t.kind === 'newline' || t.kind === 'eof' ? pos : t.pos);
     }
-    if (t.text === '') this.fail(`empty ${what}`, t.pos);
+    if (t.text === '' && !allowEmpty) this.fail(`empty ${what}`, t.pos);
     this.last = t;
     return t;
   }
@@ -580,7 +580,8 @@ class Parser {
       seen.set(key, k.pos);
       this.optionKey();
       if (key === 'cmdline') {
-        const v = this.rawArg(`value for config key '${key}'`, k.pos);
+        // cmdline="" is allowed: it replaces the DT's bootargs with nothing.
+        const v = this.rawArg(`value for config key '${key}'`, k.pos, true);
         config.cmdline = { value: v.text, pos: v.pos };
         continue;
       }

@@ -100,6 +100,7 @@ const cases: [string, string, string][] = [
     "t.scn:2:8: error: duplicate config key 'seed' (first set at t.scn:1:8)",
   ],
   ['missing config value', 'config swap=', "t.scn:1:13: error: missing value for config key 'swap'"],
+  ['empty boot path', 'boot ""', 't.scn:1:6: error: empty device tree file after boot'],
   ['missing cmdline value', 'config cmdline=', "t.scn:1:8: error: missing value for config key 'cmdline'"],
   [
     'fix switch not on/off',

@@ -51,6 +51,7 @@ describe('header: boot and config', () => {
     const s = parseScenario('config cmdline=arm64.nomte swap=0', 't.scn');
     expect(s.config.cmdline?.value).toBe('arm64.nomte');
     expect(s.config.swap?.value).toBe(0);
+    expect(parseScenario('config cmdline=""', 't.scn').config.cmdline?.value).toBe('');
   });
 
   test('no header: defaults', () => {
