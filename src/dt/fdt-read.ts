@@ -133,14 +133,40 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
     if (nul < 0 || nul >= end) fail(tokenAt, `unterminated ${what}`);
     return [Buffer.from(bytes.buffer, bytes.byteOffset + at, nul - at).toString('latin1'), nul + 1];
   };
+  // Property names: each NUL-terminated segment of the strings block is decoded once and names are
+  // slices of it (dtc shares tails: "x,phandle" serves "phandle" too), so hostile offsets into one
+  // long segment cost no more than the block's size.
   const stringCache = new Map<number, string>();
+  const segmentOf = new Map<number, { start: number; text: string }>();
+  let nextNul: Int32Array | undefined;
   const propName = (nameoff: number, tokenAt: number): string => {
     const cached = stringCache.get(nameoff);
     if (cached !== undefined) return cached;
     if (nameoff >= sizeStrings) {
       fail(tokenAt + 8, `property name offset ${hex(nameoff)} is outside the strings block (size ${hex(sizeStrings)})`);
     }
-    const [s] = readCString(offStrings + nameoff, stringsEnd, 'property name in the strings block', tokenAt + 8);
+    const at = offStrings + nameoff;
+    if (!nextNul) {
+      // nextNul[i]: offset in the block of the first NUL at or after i, -1 if none (one backward pass).
+      nextNul = new Int32Array(sizeStrings);
+      let next = -1;
+      for (let i = sizeStrings - 1; i >= 0; i--) {
+        if (bytes[offStrings + i] === 0) next = i;
+        nextNul[i] = next;
+      }
+    }
+    const rel = nextNul[nameoff]!;
+    if (rel < 0) fail(tokenAt + 8, 'unterminated property name in the strings block');
+    const nul = offStrings + rel;
+    let seg = segmentOf.get(nul);
+    if (!seg) {
+      // The whole segment, from just after the previous NUL, so any later offset into it is a slice.
+      const start = bytes.lastIndexOf(0, Math.max(at - 1, offStrings));
+      const from = start >= offStrings && start < at ? start + 1 : offStrings;
+      seg = { start: from, text: Buffer.from(bytes.buffer, bytes.byteOffset + from, nul - from).toString('latin1') };
+      segmentOf.set(nul, seg);
+    }
+    const s = seg.text.slice(at - seg.start);
     if (s.length === 0) fail(tokenAt + 8, 'empty property name');
     stringCache.set(nameoff, s);
     return s;

@@ -108,3 +108,53 @@ describe('fuzz: mutated valid blobs give a tree or an InputError, nothing else',
     expect(bad).toBeGreaterThan(100);
   });
 });
+
+/** Lays out a v17 blob from a structure block and a strings block (rsvmap empty). */
+function layBlob(struct: Uint8Array, strings: Uint8Array): Uint8Array {
+  const offRsv = 40;
+  const offStruct = offRsv + 16;
+  const offStrings = offStruct + struct.length;
+  const total = offStrings + strings.length;
+  const b = new Uint8Array(total);
+  const dv = new DataView(b.buffer);
+  [0xd00dfeed, total, offStruct, offStrings, offRsv, 17, 16, 0, strings.length, struct.length].forEach((v, i) =>
+    dv.setUint32(4 * i, v),
+  );
+  b.set(struct, offStruct);
+  b.set(strings, offStrings);
+  return b;
+}
+
+describe('bounded work on hostile blobs', () => {
+  test('100k properties naming distinct offsets inside one 1 MB string', () => {
+    const n = 100_000;
+    const strings = new Uint8Array(1 << 20).fill(0x61);
+    strings[strings.length - 1] = 0;
+    const struct = new Uint8Array(8 + n * 12 + 8);
+    const dv = new DataView(struct.buffer);
+    dv.setUint32(0, 1); // FDT_BEGIN_NODE "" (padded)
+    for (let i = 0; i < n; i++) {
+      dv.setUint32(8 + i * 12, 3); // FDT_PROP, len 0
+      dv.setUint32(8 + i * 12 + 8, (i * 7) % (strings.length - 1));
+    }
+    dv.setUint32(8 + n * 12, 2);
+    dv.setUint32(8 + n * 12 + 4, 9);
+    // All distinct suffixes of one string: read in time linear in the blob, not in names × length.
+    const tree = readDtb(layBlob(struct, strings), 'hostile.dtb');
+    expect(tree.root.properties).toHaveLength(n);
+    expect(tree.root.properties[1]!.name).toHaveLength(strings.length - 1 - 7);
+  });
+
+  test('a node name of 1 MB without a NUL, and 100k nested nodes', () => {
+    const long = new Uint8Array(4 + (1 << 20)).fill(0x61);
+    new DataView(long.buffer).setUint32(0, 1);
+    expect(() => readDtb(layBlob(long, new Uint8Array(1)), 'long.dtb')).toThrow(/unterminated node name/);
+    const deep = new Uint8Array(100_000 * 8);
+    const dv = new DataView(deep.buffer);
+    for (let i = 0; i < 100_000; i++) {
+      dv.setUint32(i * 8, 1);
+      dv.setUint32(i * 8 + 4, i === 0 ? 0 : 0x61000000); // the root unnamed, then "a"
+    }
+    expect(() => readDtb(layBlob(deep, new Uint8Array(1)), 'deep.dtb')).toThrow(/nested more than 512 levels/);
+  });
+});
