@@ -123,7 +123,6 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
   }
 
   const structEnd = offStruct + sizeStruct;
-  const stringsEnd = offStrings + sizeStrings;
   const fullPaths = version < 16;
   const varAlign = version < 16;
 
