@@ -95,6 +95,34 @@ function describe(t: Token): string {
 
 const at = (pos: SrcPos): string => formatPos(pos);
 
+/** Edit distance (Levenshtein) of two short words, for "did you mean" hints. */
+function editDistance(a: string, b: string): number {
+  if (a.length > 64 || b.length > 64) return Infinity;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur.push(Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + cost));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}
+
+/** The closest candidate within 2 edits (and less than half the word), if any. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= 2 && bestD * 2 < word.length ? best : undefined;
+}
+
+const STATEMENT_KEYWORDS = ['boot', 'config', 'process', 'compact', 'pressure', 'repeat', 'race', 'show', 'expect'];
+
 const isName = (s: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s);
 
 function zoneByName(s: string): ZoneName | undefined {
@@ -574,7 +602,11 @@ class Parser {
       const k = this.peek();
       if (k.kind !== 'word') this.fail(`expected KEY=VALUE, found ${describe(k)}`, k.pos);
       const key = CONFIG_KEYS.find((c) => c === k.text);
-      if (key === undefined) this.fail(`unknown config key '${k.text}' (known keys: ${CONFIG_KEYS.join(', ')})`, k.pos);
+      if (key === undefined) {
+        const hint = closest(k.text, CONFIG_KEYS);
+        const dym = hint !== undefined ? `did you mean '${hint}'? ` : '';
+        this.fail(`unknown config key '${k.text}' (${dym}known keys: ${CONFIG_KEYS.join(', ')})`, k.pos);
+      }
       const first = seen.get(key);
       if (first !== undefined) this.fail(`duplicate config key '${key}' (first set at ${at(first)})`, k.pos);
       seen.set(key, k.pos);
@@ -695,7 +727,15 @@ class Parser {
         if ((PROC_VERBS as readonly string[]).includes(t.text)) {
           return this.fail(`'${t.text}' needs a process: write 'NAME: ${t.text} ...'`, t.pos);
         }
-        return this.fail(`unknown statement '${t.text}' (process statements are written 'NAME: command ...')`, t.pos);
+        {
+          const hint = closest(t.text, STATEMENT_KEYWORDS);
+          return this.fail(
+            hint !== undefined
+              ? `unknown statement '${t.text}' (did you mean '${hint}'?)`
+              : `unknown statement '${t.text}' (process statements are written 'NAME: command ...')`,
+            t.pos,
+          );
+        }
     }
   }
 
@@ -804,7 +844,11 @@ class Parser {
       return { kind: 'show', pos: kw.pos, what: 'tags', whatPos: w.pos, proc, vma, ...(range ? { range } : {}) };
     }
     const file = SHOW_FILES.find((f) => f === w.text);
-    if (file === undefined) this.fail(`unknown show target '${w.text}' (expected ${orList(known)})`, w.pos);
+    if (file === undefined) {
+      const hint = closest(w.text, [...SHOW_FILES, 'tags']);
+      const dym = hint !== undefined ? `did you mean '${hint}'? ` : '';
+      this.fail(`unknown show target '${w.text}' (${dym}expected ${orList(known)})`, w.pos);
+    }
     this.endStmt(`show ${file}`);
     return { kind: 'show', pos: kw.pos, what: file as ShowFile, whatPos: w.pos };
   }
@@ -815,6 +859,8 @@ class Parser {
     this.expectPunct(':', 'after process name');
     const v = this.peek();
     if (v.kind !== 'word' || !(PROC_VERBS as readonly string[]).includes(v.text)) {
+      const hint = v.kind === 'word' ? closest(v.text, PROC_VERBS) : undefined;
+      if (hint !== undefined) this.fail(`unknown command '${v.text}' (did you mean '${hint}'?)`, v.pos);
       const found = v.kind === 'word' ? `unknown command '${v.text}'` : `expected a command, found ${describe(v)}`;
       this.fail(`${found} (expected ${orList([...PROC_VERBS])})`, v.pos);
     }

@@ -161,6 +161,18 @@ const cases: [string, string, string][] = [
     "t.scn:1:1: error: unknown process 'p' (create it first with 'process p')",
   ],
   ['process after exit', 'process p\np: exit\np: mmap v 4K', "t.scn:3:1: error: process 'p' has exited (at t.scn:2:1)"],
+  ['misspelt command', 'process p\np: tuoch v', "t.scn:2:4: error: unknown command 'tuoch' (did you mean 'touch'?)"],
+  ['misspelt statement', 'compcat', "t.scn:1:1: error: unknown statement 'compcat' (did you mean 'compact'?)"],
+  [
+    'misspelt show target',
+    'show buddyifo',
+    "t.scn:1:6: error: unknown show target 'buddyifo' (did you mean 'buddyinfo'? expected dmesg, meminfo, vmstat, buddyinfo, pagetypeinfo, zoneinfo, iomem or tags NAME:VMA[:RANGE])",
+  ],
+  [
+    'misspelt config key',
+    'config min_free_kbyte=1',
+    "t.scn:1:8: error: unknown config key 'min_free_kbyte' (did you mean 'min_free_kbytes'? known keys: swap, min_free_kbytes, page_size, kernel_image, cmdline, fix.metadata_none, fix.pfn_tags, seed)",
+  ],
   [
     'unknown command',
     'process p\np: frob v',
