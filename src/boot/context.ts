@@ -8,14 +8,13 @@
  * (page size, kernel image size, command line override) lives in BootConfig.
  */
 import type { DtIndex, DtTree } from '../dt/tree.js';
+import type { Geometry, PageSize } from '../mm/geometry.js';
 import type { Memblock } from '../mm/memblock.js';
 import type { Clock } from '../sim/clock.js';
 import type { KernelLog } from '../sim/log.js';
 import type { Platform } from '../platform/platform.js';
 import type { KernelCmdline } from './cmdline.js';
 import type { KernelImage } from './kernel_image.js';
-
-export type PageSize = 4096 | 16384 | 65536;
 
 /** Session choices (CLI flags, scenario `config`), separate from the machine description. */
 export interface BootConfig {
@@ -28,25 +27,14 @@ export interface BootConfig {
   readonly minFreeKbytes?: number;
 }
 
-/** Page geometry derived from the page size (arm64 v6.5 with MAX_ORDER 10, kernel-facts §7.5). */
-export interface PageGeometryInfo {
-  readonly pageSize: PageSize;
-  readonly pageShift: number;
-  /** pageblock_order: HPAGE_PMD_ORDER clamped to MAX_ORDER (9, 11→10, 13→10 for 4K/16K/64K). */
-  readonly pageblockOrder: number;
-  readonly pageblockNrPages: number;
-  readonly maxOrder: number;
-  /** SECTION_SIZE_BITS (27 for 4K/16K, 29 for 64K) and PAGES_PER_SECTION. */
-  readonly sectionSizeBits: number;
-  readonly pagesPerSection: number;
-}
+export type { PageSize };
 
 export interface BootContext {
   readonly tree: DtTree;
   readonly dt: DtIndex;
   readonly platform: Platform;
   readonly config: BootConfig;
-  readonly geometry: PageGeometryInfo;
+  readonly geometry: Geometry;
   /** PAGE_SIZE and pageblock_nr_pages (repeated here for the tag storage contexts). */
   readonly pageSize: number;
   readonly pageblockNrPages: number;

@@ -1,0 +1,330 @@
+/**
+ * `bootKernel()`: boots the emulated arm64 v6.5 kernel with the v1 tag storage series on a device tree, in
+ * the kernel's order, and returns the booted state later stages (workloads, reports) run on:
+ *
+ *   setup_arch              early.ts (memory, tag storage discovery, memblock, memmap, zones)
+ *   smp_prepare_boot_cpu    kasan_init_hw_tags() line when KASAN hardware tags are on
+ *   build_all_zonelists     `Built %u zonelists, mobility grouping %s.  Total pages: %ld`
+ *   (start_kernel)          `Kernel command line: %s`, print_unknown_bootoptions()
+ *   mm_core_init → mem_init memblock_free_all (PageAllocator.freeBootmem per free range), mem_init_print_info()
+ *   setup_per_cpu_pageset
+ *   core_initcall           mte_tag_storage_activate_regions (src/arch/arm64/mte_tag_storage.ts)
+ *   postcore_initcall       init_per_zone_wmark_min (and khugepaged's recommended minimum, user min_free_kbytes)
+ *   arch_initcall           reserve_memblock_reserved_regions (/proc/iomem)
+ *
+ * Depends on: platform, mm (memblock, memmap, zone, page_alloc), arch/arm64 (tag storage), sim (clock, log).
+ */
+import {
+  activateTagStorage,
+  discoverTagStorage,
+  type TagStorage,
+  type TagStorageMm,
+} from '../arch/arm64/mte_tag_storage.js';
+import { DtIndex, type DtTree } from '../dt/tree.js';
+import { UsageError } from '../errors.js';
+import { geometryFor, type Geometry, type PageSize } from '../mm/geometry.js';
+import { Memblock } from '../mm/memblock.js';
+import { MemMap, PG_tag_storage_reserved } from '../mm/memmap.js';
+import { PageAllocator } from '../mm/page_alloc.js';
+import { NR_FREE_PAGES, VM_EVENT } from '../mm/vmstat.js';
+import { MIGRATE_METADATA, MIGRATE_MOVABLE, MIGRATE_TYPES, Zone } from '../mm/zone.js';
+import { platformFromTree } from '../platform/from-dt.js';
+import type { Platform } from '../platform/platform.js';
+import { buildIomem, type IoResource } from '../proc/iomem.js';
+import { Clock } from '../sim/clock.js';
+import { KernelLog } from '../sim/log.js';
+import { parseCmdline, unknownParamsLine, type KernelCmdline } from './cmdline.js';
+import type { BootConfig, BootContext } from './context.js';
+import { earlyBoot, type EarlyBootState } from './early.js';
+import { DEFAULT_KERNEL_IMAGE_SIZE, MIN_KERNEL_IMAGE_SIZE, type KernelImage } from './kernel_image.js';
+import { memPfnRanges } from './zones.js';
+
+/** The boot clock: early boot happens at 0, initcall levels follow at fixed emulated times. */
+export const INITCALL_START_NS = 4_000_000;
+export const INITCALL_LEVEL_NS = 1_000_000;
+
+export interface BootOptions {
+  readonly tree: DtTree;
+  readonly pageSize?: PageSize;
+  /** Overrides /chosen/bootargs. */
+  readonly cmdline?: string;
+  readonly kernelImageSize?: number;
+  readonly minFreeKbytes?: number;
+}
+
+/** The figures of mem_init_print_info()'s `Memory:` line, in kB. */
+export interface MemoryLineFigures {
+  readonly availableKb: number;
+  readonly physKb: number;
+  readonly codeKb: number;
+  readonly rwdataKb: number;
+  readonly rodataKb: number;
+  readonly initKb: number;
+  readonly bssKb: number;
+  readonly reservedKb: number;
+  readonly cmaReservedKb: number;
+}
+
+export interface BootedSystem {
+  readonly ctx: BootContext;
+  readonly platform: Platform;
+  readonly config: BootConfig;
+  readonly geometry: Geometry;
+  readonly cmdline: KernelCmdline;
+  readonly clock: Clock;
+  readonly log: KernelLog;
+  readonly memblock: Memblock;
+  readonly image: KernelImage;
+  readonly early: EarlyBootState;
+  /** The buddy allocator with its memmap, zones and nodes. */
+  readonly mm: PageAllocator;
+  /** Tag storage regions, state and findings (H5's TagStorage). */
+  readonly tagStorage: TagStorage;
+  readonly memoryLine: MemoryLineFigures;
+  /** /proc/iomem resources (after the arch_initcall). */
+  readonly iomem: readonly IoResource[];
+  /** get_num_physpages(): present pages of all nodes. */
+  readonly physpages: number;
+  /** VMALLOC_TOTAL in kB for the configuration (meminfo VmallocTotal). */
+  readonly vmallocTotalKb: number;
+}
+
+/** K(x): pages to kB. */
+const kb = (pages: number, g: Geometry): number => pages * (g.pageSize / 1024);
+
+/**
+ * VMALLOC_END - VMALLOC_START for VA_BITS=48 (arch/arm64/include/asm/pgtable.h, memory.h v6.5): vmalloc runs
+ * from MODULES_END (_PAGE_END(48) + 2 GiB) to VMEMMAP_START - 256 MiB, VMEMMAP_START = -(1 << (48 -
+ * VMEMMAP_SHIFT)), VMEMMAP_SHIFT = PAGE_SHIFT - STRUCT_PAGE_MAX_SHIFT(6). 133141626880 kB with 4K pages.
+ */
+export function vmallocTotalKb(pageShift: number): number {
+  const bytes = 2 ** 47 - 2 ** (48 - (pageShift - 6)) - 2 ** 28 - 2 ** 31;
+  return bytes / 1024;
+}
+
+/** The boot-time alloc_contig_range for tag blocks: only succeeds when every page is free (nothing to migrate). */
+function bootTagStorageMm(mm: PageAllocator): TagStorageMm {
+  const memmap = mm.memmap;
+  return {
+    zoneOf: (pfn) => {
+      const z = mm.zoneForPfn(pfn);
+      return z ? `${z.nid}:${z.idx}` : -1;
+    },
+    initReservedPageblock: (pfn, mt) =>
+      mm.initReservedPageblock(pfn, mt === 'metadata' ? MIGRATE_METADATA : MIGRATE_MOVABLE),
+    allocContigRange: (start, end) => {
+      for (let pfn = start; pfn < end; pfn++) if (!mm.isFree(pfn)) return -16; // -EBUSY
+      for (let pfn = start; pfn < end; pfn++) {
+        mm.takeFreePage(pfn);
+        memmap.setRefcount(pfn, 1);
+      }
+      return 0;
+    },
+    freeContigRange: (start, nr) => {
+      for (let pfn = start; pfn < start + nr; pfn++) mm.freePages(pfn, 0);
+    },
+    pageRefAdd: (pfn, delta) => {
+      const c = memmap.refcount(pfn) + delta;
+      memmap.setRefcount(pfn, c);
+      return c;
+    },
+    countVmEvents: (item, n) => {
+      const i = VM_EVENT[item];
+      if (i !== undefined) mm.events.count(i, n);
+    },
+    setTagStorageReserved: (pfn, order) => {
+      for (let p = pfn; p < pfn + 2 ** order; p++)
+        if (memmap.pfnValid(p)) memmap.setFlag(p, PG_tag_storage_reserved, true);
+    },
+  };
+}
+
+/** Boots the platform the tree describes. Bad input throws InputError/UsageError (exit 2). */
+export function bootKernel(opts: BootOptions): BootedSystem {
+  const pageSize = opts.pageSize ?? 4096;
+  const geometry = geometryFor(pageSize);
+  const kernelImageSize = opts.kernelImageSize ?? DEFAULT_KERNEL_IMAGE_SIZE;
+  if (!Number.isFinite(kernelImageSize) || kernelImageSize < MIN_KERNEL_IMAGE_SIZE) {
+    throw new UsageError(`kernel image size must be at least ${MIN_KERNEL_IMAGE_SIZE / 1024 / 1024} MiB`);
+  }
+  const config: BootConfig = {
+    pageSize,
+    kernelImageSize,
+    ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
+    ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
+  };
+  const tree = opts.tree;
+  const dt = new DtIndex(tree);
+  const platform = platformFromTree(tree, dt);
+  const clock = new Clock();
+  const log = new KernelLog(clock);
+  const memblock = new Memblock();
+  // CONFIG_CMDLINE is empty: the DT's bootargs, or the --cmdline override.
+  const cmdline = parseCmdline(opts.cmdline ?? platform.bootargs ?? '');
+  const mteSupported = !cmdline.nomte;
+  // kasan_hw_tags_enabled(): kasan=on (the emulated kernel's default is off) and MTE present.
+  const kasanHwTags = cmdline.kasan === 'on' && mteSupported;
+
+  let tagStorage: TagStorage | undefined;
+  const early = earlyBoot({
+    platform,
+    cmdline,
+    memblock,
+    log,
+    pageSize,
+    pageShift: geometry.pageShift,
+    sectionSizeBits: geometry.sectionSizeBits,
+    pagesPerSection: geometry.pagesPerSection,
+    kernelImageSize,
+    discoverTagStorage: () => {
+      tagStorage = discoverTagStorage({
+        dt,
+        pageSize,
+        pageblockNrPages: geometry.pageblockNrPages,
+        memblock,
+        log,
+        numaNodeId: 0,
+      });
+    },
+  });
+  const ts = tagStorage!;
+  const image = early.image;
+
+  const ctx: BootContext = {
+    tree,
+    dt,
+    platform,
+    config,
+    geometry,
+    pageSize,
+    pageblockNrPages: geometry.pageblockNrPages,
+    cmdline,
+    clock,
+    log,
+    memblock,
+    image,
+    mteSupported,
+    kasanHwTags,
+    numaNodeId: 0,
+    zeroPagePfn: Math.floor(image.bssStart / pageSize),
+  };
+
+  // smp_prepare_boot_cpu() → kasan_init_hw_tags() (mm/kasan/hw_tags.c, pr_fmt "kasan: ").
+  if (kasanHwTags)
+    log.info('kasan: KernelAddressSanitizer initialized (hw-tags, mode=sync, vmalloc=on, stacktrace=on)');
+
+  // build_all_zonelists(): nr_free_zone_pages() over the early managed estimate (watermarks are still 0).
+  const nodes = early.zones.nodes;
+  let vmTotal = 0;
+  for (const n of nodes) for (const z of n.zones) vmTotal += z.managedEstimate;
+  const mobilityOff = vmTotal < geometry.pageblockNrPages * MIGRATE_TYPES;
+  log.info(
+    `Built ${nodes.length} zonelists, mobility grouping ${mobilityOff ? 'off' : 'on'}.  Total pages: ${vmTotal}`,
+  );
+  // start_kernel(): pr_notice("Kernel command line: %s\n", saved_command_line)
+  log.notice(`Kernel command line: ${cmdline.text}`);
+  const unknown = unknownParamsLine(cmdline);
+  if (unknown) log.notice(unknown);
+
+  // The memmap and zones of free_area_init, as the allocator's typed arrays.
+  const ranges = memPfnRanges(memblock.memory.regions, geometry.pageShift);
+  const memmap = new MemMap(
+    geometry,
+    ranges.map((r) => ({ startPfn: r.start, endPfn: r.end })),
+  );
+  const cpus = Math.max(1, platform.cpus);
+  const zones: Zone[] = [];
+  for (const n of nodes) {
+    for (const z of n.zones) {
+      zones.push(
+        new Zone(
+          {
+            idx: z.index,
+            nid: n.nid,
+            zoneStartPfn: z.startPfn,
+            spannedPages: z.spannedPages,
+            presentPages: z.presentPages,
+          },
+          geometry.nrOrders,
+          cpus,
+        ),
+      );
+    }
+  }
+  const mm = new PageAllocator({
+    geometry,
+    memmap,
+    zones,
+    cpus,
+    ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
+  });
+  mm.pageGroupByMobilityDisabled = mobilityOff;
+
+  // mem_init() → memblock_free_all() → free_low_memory_core_early(): for_each_free_mem_range (NOMAP skipped).
+  for (const r of memblock.freeRanges()) {
+    const start = Math.ceil(r.base / pageSize);
+    const end = Math.min(Math.floor(r.end / pageSize), early.maxPfn);
+    if (start < end) mm.freeBootmem(start, end);
+  }
+  let physpages = 0;
+  for (const z of mm.zones) physpages += z.presentPages;
+  const totalram = mm.totalramPages();
+  const memoryLine: MemoryLineFigures = {
+    availableKb: kb(mm.globalZoneState(NR_FREE_PAGES), geometry),
+    physKb: kb(physpages, geometry),
+    codeKb: Math.floor((image.etext - image.stext) / 1024),
+    rwdataKb: Math.floor((image.edata - image.sdata) / 1024),
+    rodataKb: Math.floor((image.endRodata - image.startRodata) / 1024),
+    initKb: Math.floor((image.initEnd - image.initBegin) / 1024),
+    bssKb: Math.floor((image.bssStop - image.bssStart) / 1024),
+    reservedKb: kb(physpages - totalram - mm.totalcmaPages, geometry),
+    cmaReservedKb: kb(mm.totalcmaPages, geometry),
+  };
+  const m = memoryLine;
+  // mm/mm_init.c mem_init_print_info()
+  log.info(
+    `Memory: ${m.availableKb}K/${m.physKb}K available (${m.codeKb}K kernel code, ${m.rwdataKb}K rwdata, ` +
+      `${m.rodataKb}K rodata, ${m.initKb}K init, ${m.bssKb}K bss, ${m.reservedKb}K reserved, ${m.cmaReservedKb}K cma-reserved)`,
+  );
+  mm.setupPerCpuPageset();
+
+  // Initcalls, each level a little later on the emulated clock.
+  clock.set(INITCALL_START_NS);
+  // core_initcall: mte_tag_storage_activate_regions()
+  activateTagStorage(
+    { log, memblock, mteSupported, kasanHwTags, zeroPagePfn: ctx.zeroPagePfn, mm: bootTagStorageMm(mm) },
+    ts,
+  );
+  if (ts.metadataEnabled) mm.arch = { ...mm.arch, metadataEnabled: true };
+  clock.advance(INITCALL_LEVEL_NS);
+  // postcore_initcall: init_per_zone_wmark_min(), then khugepaged and a user min_free_kbytes.
+  mm.setupPerZoneWmarks();
+  clock.advance(INITCALL_LEVEL_NS);
+  // arch_initcall: reserve_memblock_reserved_regions()
+  const iomem = buildIomem({
+    memory: memblock.memory.regions,
+    reserved: memblock.reserved.regions,
+    kernelCode: { start: image.stext, end: image.initBegin },
+    kernelData: { start: image.sdata, end: image.end },
+    pageSize,
+  });
+
+  return {
+    ctx,
+    platform,
+    config,
+    geometry,
+    cmdline,
+    clock,
+    log,
+    memblock,
+    image,
+    early,
+    mm,
+    tagStorage: ts,
+    memoryLine,
+    iomem,
+    physpages,
+    vmallocTotalKb: vmallocTotalKb(geometry.pageShift),
+  };
+}
