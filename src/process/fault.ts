@@ -114,7 +114,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
   switch (c.step) {
     case Step.Start: {
       L.pend.pgfault++;
-      if (vma.pages === 0 || vma.mm.vmas.indexOf(vma) < 0) return finish(c, FaultResult.AccErr);
+      if (vma.pages === 0 || vma.dead) return finish(c, FaultResult.AccErr);
       const need = c.write ? VM_WRITE : VM_READ;
       if ((vma.flags & need) === 0) return finish(c, FaultResult.AccErr);
       const f = vma.pte[idx]!;
@@ -174,7 +174,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
     case Step.AnonMap: {
       const pfn = c.page;
       L.unhold(pfn);
-      if (vma.pte[idx] !== 0 || vma.mm.vmas.indexOf(vma) < 0) {
+      if (vma.pte[idx] !== 0 || vma.dead) {
         // Another fault (or an munmap) got here first: drop our page.
         L.releaseNewPage(pfn);
         return finish(c, FaultResult.Ok);
@@ -201,7 +201,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
     case Step.CowMap: {
       const pfn = c.page;
       L.unhold(pfn);
-      if (vma.pfn[idx] !== c.oldPfn || (vma.pte[idx]! & PTE_VALID) === 0 || vma.mm.vmas.indexOf(vma) < 0) {
+      if (vma.pfn[idx] !== c.oldPfn || (vma.pte[idx]! & PTE_VALID) === 0 || vma.dead) {
         L.releaseNewPage(pfn);
         return replay(L, c);
       }

@@ -85,6 +85,8 @@ export class ProcessLayer {
   private nextMmId = 1;
   private readonly levels: number;
   private readonly bitsPerLevel: number;
+  /** Bytes of address space one PTE table maps. */
+  private readonly pteSpan: number;
 
   constructor(
     readonly port: MmPort,
@@ -102,6 +104,7 @@ export class ProcessLayer {
     this.bitsPerLevel = port.pageShift - 3;
     // CONFIG_PGTABLE_LEVELS for the v6.5 defconfig VA sizes: 4K/48-bit 4, 16K/47-bit 3, 64K/48-bit 3.
     this.levels = port.pageShift === 12 ? 4 : 3;
+    this.pteSpan = 2 ** (port.pageShift + this.bitsPerLevel);
   }
 
   setMigrationHooks(h: MigrationHooks): void {
@@ -164,11 +167,16 @@ export class ProcessLayer {
     }
   }
 
+  /** Set while a `race` interleaves operations (invariants may then run between the steps of a fault). */
+  trackInflight = false;
+
   hold(pfn: number): void {
+    if (!this.trackInflight) return;
     this.inflight.set(pfn, (this.inflight.get(pfn) ?? 0) + 1);
   }
 
   unhold(pfn: number): void {
+    if (!this.trackInflight) return;
     const n = (this.inflight.get(pfn) ?? 0) - 1;
     if (n <= 0) this.inflight.delete(pfn);
     else this.inflight.set(pfn, n);
@@ -290,6 +298,9 @@ export class ProcessLayer {
 
   /** Allocates the PTE/PMD/PUD tables covering addr (__pte_alloc, __pmd_alloc, __pud_alloc). */
   ensureTables(mm: Mm, addr: number): void {
+    const pteKey = Math.floor(addr / this.pteSpan);
+    if (pteKey === mm.lastPteKey) return;
+    mm.lastPteKey = pteKey;
     const below = this.levels - 1;
     for (let level = 0; level < below; level++) {
       const key = Math.floor(addr / 2 ** this.tableShift(level));
@@ -334,6 +345,7 @@ export class ProcessLayer {
         const hi = lo + span;
         if (mm.vmas.some((v) => v.start < hi && v.end > lo)) continue;
         map.delete(key);
+        if (level === 0 && key === mm.lastPteKey) mm.lastPteKey = -1;
         this.freeTablePage(pfn);
         if (level <= 1) this.pend.pagetables--;
       }
@@ -412,6 +424,7 @@ export class ProcessLayer {
       v.token.slice(0, cut),
       this.port.pageShift,
     );
+    v.dead = true;
     mm.removeVma(v);
     const avs = v.anonVma.vmas;
     avs.splice(avs.indexOf(v), 1, lo, hi);
@@ -444,6 +457,7 @@ export class ProcessLayer {
     const mm = p.mm;
     for (const v of this.vmasIn(mm, start, end)) {
       for (let i = 0; i < v.pages; i++) this.zapSlot(v, i);
+      v.dead = true;
       mm.removeVma(v);
       const avs = v.anonVma.vmas;
       avs.splice(avs.indexOf(v), 1);
@@ -464,6 +478,7 @@ export class ProcessLayer {
       }
       mm.tables[level]!.clear();
     }
+    mm.lastPteKey = -1;
     if (mm.pgdPfn >= 0) this.freeTablePage(mm.pgdPfn);
     mm.pgdPfn = -1;
     p.alive = false;

@@ -26,6 +26,8 @@ export interface AnonVma {
 export class Vma {
   /** Number of pages. */
   readonly pages: number;
+  /** Set when the VMA is unmapped or replaced by a split (a fault in flight must not use it). */
+  dead = false;
   constructor(
     readonly mm: Mm,
     /** The scenario's name for the mapping (a split keeps the name). */
@@ -67,6 +69,13 @@ export class Mm {
   readonly vmas: Vma[] = [];
   /** Page-table pages by level (0 = PTE tables, 1 = PMD tables, 2 = PUD tables): table index -> pfn. */
   readonly tables: Map<number, number>[] = [new Map(), new Map(), new Map()];
+  /**
+   * Faults in flight on this mm: they hold mmap_lock for reading, so mprotect/munmap/exit (mmap_lock for
+   * writing) wait until it is 0. Only `race` schedules see it non-zero.
+   */
+  faultsInFlight = 0;
+  /** PTE-table index last known to exist (a cache for sequential faults). */
+  lastPteKey = -1;
   /** pfn of the pgd page (-1 once freed). */
   pgdPfn = -1;
 

@@ -40,7 +40,7 @@ export class MachinePort implements MmPort {
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
   private readonly ts: TagStorage | undefined;
-  private readonly tr: TagReserve | undefined;
+  private tr: TagReserve | undefined;
   private readonly gfpTable: number[] = [];
   private lastRegion: TagRegion | undefined;
 
@@ -63,8 +63,21 @@ export class MachinePort implements MmPort {
     }
   }
 
+  /** Installs the reservation code once it is wired (it needs the process layer's rmap first). */
+  setTagReserve(tr: TagReserve): void {
+    this.tr = tr;
+  }
+
+  private lastPfn = -1;
+  private lastIdx = -1;
+
+  /** Dense memmap index of pfn; the fault path asks about the same page several times in a row. */
   private idx(pfn: number): number {
-    return this.alloc.memmap.idxOf(pfn);
+    if (pfn === this.lastPfn) return this.lastIdx;
+    const i = this.alloc.memmap.idxOf(pfn);
+    this.lastPfn = pfn;
+    this.lastIdx = i;
+    return i;
   }
 
   allocPages(order: number, gfp: number): number {

@@ -211,7 +211,9 @@ export class Interpreter implements ExpectContext {
       const [a, b] = this.span(p, s.vma, s.range);
       return new TouchOp(L, p, a, b, s.write);
     }
-    return new AtomicOp(() => this.runSequential(s));
+    const p = this.layer.processes.get(s.proc.name);
+    const locks = s.kind === 'mprotect' || s.kind === 'munmap' || s.kind === 'mmap' || s.kind === 'exit';
+    return new AtomicOp(() => this.runSequential(s), locks ? p?.mm : undefined);
   }
 
   private finishOp(s: ProcStmt | ThreadStmt, r: OpResult): void {
@@ -234,6 +236,15 @@ export class Interpreter implements ExpectContext {
 
   /** One seeded schedule of a race: at every step a random thread with work left advances one atomic step. */
   private race(threads: readonly (readonly ThreadStmt[])[]): void {
+    this.layer.trackInflight = true;
+    try {
+      this.raceSchedule(threads);
+    } finally {
+      this.layer.trackInflight = false;
+    }
+  }
+
+  private raceSchedule(threads: readonly (readonly ThreadStmt[])[]): void {
     const pc = threads.map(() => 0);
     const cur: (KernelOp | null)[] = threads.map(() => null);
     const curStmt: (ThreadStmt | null)[] = threads.map(() => null);

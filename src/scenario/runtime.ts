@@ -6,7 +6,7 @@
 import type { KernelLog } from '../sim/log.js';
 import type { ProcessLayer } from '../process/layer.js';
 import { FaultCtx, FaultResult, faultStep } from '../process/fault.js';
-import type { Process, Vma } from '../process/mm.js';
+import type { Mm, Process, Vma } from '../process/mm.js';
 import type { CounterFile, ShowFile, ZoneName } from './ast.js';
 
 /** The booted machine, as the interpreter sees it (built by src/commands/run.ts from the boot result). */
@@ -59,6 +59,7 @@ export class TouchOp implements KernelOp {
       L.flush();
       if (!done) return false;
       this.faulting = false;
+      this.p.mm.faultsInFlight--;
       if (this.ctx.result !== FaultResult.Ok) return this.fail(this.ctx.result, this.ctx.why);
       return false;
     }
@@ -81,6 +82,7 @@ export class TouchOp implements KernelOp {
     if (++this.tries > 8) return this.fail(FaultResult.NotModelled, 'access keeps faulting');
     this.ctx.start(vma, idx, this.write);
     this.faulting = true;
+    this.p.mm.faultsInFlight++;
     return false;
   }
 
@@ -92,13 +94,20 @@ export class TouchOp implements KernelOp {
   }
 }
 
-/** An operation that is one atomic step (mprotect and munmap hold mmap_lock for writing; exit). */
+/**
+ * An operation that is one atomic step. mprotect, munmap, mmap and exit take mmap_lock for writing: they wait
+ * (the step does nothing) while a fault holds it for reading on the same mm.
+ */
 export class AtomicOp implements KernelOp {
   result: FaultResult = FaultResult.Ok;
   addr = -1;
   why = '';
-  constructor(private readonly fn: () => { result: FaultResult; addr: number; why: string } | void) {}
+  constructor(
+    private readonly fn: () => { result: FaultResult; addr: number; why: string } | void,
+    private readonly mm?: Mm,
+  ) {}
   step(): boolean {
+    if (this.mm !== undefined && this.mm.faultsInFlight > 0) return false;
     const r = this.fn();
     if (r !== undefined) {
       this.result = r.result;
