@@ -28,6 +28,15 @@ describe('JSON round trip: json → tree → dtb equals the original dtb', () =>
     expect(json).toContain('"mixed": ["ab", { "u8": [0] }, [3], { "u16": [4] }]');
   });
 
+  test('boot_cpuid_phys and several memreserve entries survive', () => {
+    const src = '/dts-v1/;\n/memreserve/ 0x0 0x1000;\n/memreserve/ 0xffffffff00000000 0x10;\n/ { cpus { }; };\n';
+    const blob = new Uint8Array(dtc(['-I', 'dts', '-O', 'dtb', '-b', '3', '-'], src));
+    const json = treeToJson(readDtb(blob, 'b.dtb'));
+    expect(json).toContain('"boot-cpuid-phys": 3,');
+    expect(json).toContain('"memreserve": [["0x0", "0x1000"], ["0xffffffff00000000", "0x10"]],');
+    expect(bytesEqual(writeDtb(treeFromJson(json, 'b.json')), blob)).toBe(true);
+  });
+
   test('100 random blobs made by dtc', () => {
     fc.assert(
       fc.property(arbDts, (src) => {
