@@ -1280,13 +1280,51 @@ export class PageAllocator {
   // ---------------------------------------------------------------------------------------------------------
   // Isolation and take-off helpers (for an emulated alloc_contig_range and for compaction)
 
-  /** set_migratetype_isolate() without has_unmovable_pages(): false if already isolated. */
+  /**
+   * A free block larger than a pageblock that contains pageblock `pb` (dense index of its first page) is cut so
+   * that the pageblock becomes a block of its own (isolate_single_pageblock's split_free_page() at the pageblock
+   * edges, done before the type changes). The pieces stay free on the same list; counters do not change.
+   */
+  private splitFreeBlockAroundPageblock(z: Zone, pb: number): void {
+    const mm = this.memmap;
+    const pbOrder = this.geometry.pageblockOrder;
+    for (let o = pbOrder + 1; o <= this.geometry.maxOrder; o++) {
+      const head = pb - (pb % 2 ** o);
+      const w0 = mm.u32[head * 4] as number;
+      if (!(w0 & PG_buddy) || ((w0 >>> 16) & 0xff) !== o) continue;
+      const mt = this.delFromFreeList(z, head, o);
+      let high = o;
+      let page = head;
+      while (high > pbOrder) {
+        high--;
+        const size = 2 ** high;
+        let other: number;
+        if (pb >= page + size) {
+          other = page;
+          page = page + size;
+        } else {
+          other = page + size;
+        }
+        this.addToFreeList(z, other, high, mt, false);
+      }
+      this.addToFreeList(z, page, pbOrder, mt, false);
+      return;
+    }
+  }
+
+  /**
+   * start_isolate_page_range() for one pageblock: set_migratetype_isolate() (without the has_unmovable_pages()
+   * check, which belongs to the caller) after splitting a free block that straddles the pageblock. False if the
+   * pageblock was already isolated.
+   */
   isolatePageblock(pfn: number): boolean {
     const mm = this.memmap;
-    const i = mm.idxOf(pfn);
+    let i = mm.idxOf(pfn);
+    i -= i % this.geometry.pageblockNrPages;
     const z = this.zoneOfIdx(i);
     const mt = mm.pageblockMigratetypeAt(i);
     if (mt === MIGRATE_ISOLATE) return false;
+    this.splitFreeBlockAroundPageblock(z, i);
     mm.setPageblockMigratetypeAt(i, MIGRATE_ISOLATE);
     const zi = this.zones.indexOf(z);
     this.nrIsolatePageblock[zi] = (this.nrIsolatePageblock[zi] ?? 0) + 1;

@@ -20,6 +20,8 @@ export interface MachineOptions {
   minFreeKbytes?: number;
   /** Skip setupPerZoneWmarks (watermarks 0). */
   noWatermarks?: boolean;
+  /** Leave the boot pagesets (high 0, batch 1): every pcp free goes straight back to the buddy lists. */
+  noPcp?: boolean;
 }
 
 export interface Machine {
@@ -58,11 +60,12 @@ export function makeMachine(o: MachineOptions = {}): Machine {
   const metaStartPfn = normStart + normPages - metaPages;
   alloc.freeBootmem(dmaStart, dmaStart + dmaPages);
   alloc.freeBootmem(normStart, metaStartPfn);
-  alloc.setupPerCpuPageset();
+  if (!o.noPcp) alloc.setupPerCpuPageset();
   for (let p = metaStartPfn; p < normStart + normPages; p += g.pageblockNrPages)
     alloc.initReservedPageblock(p, MIGRATE_METADATA);
   if (metaPages > 0 && (o.metadataEnabled ?? true)) alloc.arch = { ...alloc.arch, metadataEnabled: true };
   if (!o.noWatermarks) alloc.setupPerZoneWmarks();
+  if (o.noPcp) for (const zz of zones) for (const p of zz.pcp) ((p.high = 0), (p.batch = 1));
   return { alloc, dma, normal, metaStartPfn, metaEndPfn: normStart + normPages };
 }
 
