@@ -43,7 +43,8 @@ export function renderDt(tree: DtTree, format: DtFormat): Uint8Array {
 }
 
 export async function dtCommand(opts: DtCommandOptions): Promise<number> {
-  const format = opts.format as DtFormat;
+  // The global --json asks for machine output: it turns the default text format into json.
+  const format = (opts.globals.json && opts.format === 'dts' ? 'json' : opts.format) as DtFormat;
   if (!['dts', 'dtb', 'json', 'yaml'].includes(format)) {
     throw new UsageError(`unknown format '${opts.format}' (expected dts, dtb, json or yaml)`);
   }

@@ -90,6 +90,14 @@ describe('dtCommand', () => {
     }
   });
 
+  test('the global --json turns the default dts output into json', async () => {
+    const sinks = new MemorySinks();
+    const blob = dtc(['-I', 'dts', '-O', 'dtb', '-'], SMALL_DTS);
+    const opts = { file: '-', include: [], define: [], format: 'dts', sinks, stdin: () => blob };
+    await dtCommand({ ...opts, globals: { ...globals, json: true } });
+    expect(JSON.parse(concat(sinks).toString()).root.a).toEqual([[1]]);
+  });
+
   test('-o writes atomically and prints nothing', async () => {
     const sinks = new MemorySinks();
     const out = path.join(dir, 'o', 's.json');
