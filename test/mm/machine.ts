@@ -65,7 +65,14 @@ export function makeMachine(o: MachineOptions = {}): Machine {
     alloc.initReservedPageblock(p, MIGRATE_METADATA);
   if (metaPages > 0 && (o.metadataEnabled ?? true)) alloc.arch = { ...alloc.arch, metadataEnabled: true };
   if (!o.noWatermarks) alloc.setupPerZoneWmarks();
-  if (o.noPcp) for (const zz of zones) for (const p of zz.pcp) ((p.high = 0), (p.batch = 1));
+  if (o.noPcp) {
+    for (const zz of zones) {
+      for (const p of zz.pcp) {
+        p.high = 0;
+        p.batch = 1;
+      }
+    }
+  }
   return { alloc, dma, normal, metaStartPfn, metaEndPfn: normStart + normPages };
 }
 
