@@ -57,6 +57,11 @@ export interface DtTree {
   readonly source: string;
   /** `dtb` when read from a blob (no type information: writers guess like dtc); absent or `dts` from source. */
   readonly format?: 'dts' | 'dtb';
+  /**
+   * True when the source deleted the root node itself (`/delete-node/ &{/};`): `root` is then empty and
+   * dtc writes a blob whose structure block holds no node at all (its DTS output still shows `/ { };`).
+   */
+  readonly rootDeleted?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
