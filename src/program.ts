@@ -65,5 +65,74 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
       if (code !== 0) throw new ExitError(code);
     });
 
+  program
+    .command('boot')
+    .description('boot a device tree (default: the bundled FVP MTE platform); print dmesg, a summary and /proc files')
+    .argument('[dt]', 'device tree (DTS or DTB); default dts/fvp-base-revc-mte.dts')
+    .option(
+      '--show <list>',
+      'after booting print these, comma-separated: dmesg,meminfo,vmstat,buddyinfo,pagetypeinfo,zoneinfo,iomem (or all)',
+    )
+    .option('--cmdline <string>', 'kernel command line (overrides /chosen/bootargs), e.g. "arm64.nomte"')
+    .option('--page-size <size>', 'page size: 4K, 16K or 64K', '4K')
+    .option('-I, --include <dir>', 'add an include directory for #include and /include/ (repeatable)', collect, [])
+    .option('-D, --define <name[=value]>', 'define a preprocessor macro (repeatable)', collect, [])
+    .option('--proc-dir <dir>', 'also write meminfo, vmstat, buddyinfo, pagetypeinfo, zoneinfo, iomem and dmesg there')
+    .option('--kernel-image <size>', 'size of the kernel image (_text.._end), e.g. 32M', '32M')
+    .option('--min-free-kbytes <n>', 'set vm.min_free_kbytes after boot (like the sysctl)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ mte-sim boot                                   # the bundled FVP Base RevC with tag storage\n' +
+        '  $ mte-sim boot --show meminfo,buddyinfo\n' +
+        '  $ mte-sim boot board.dts -I include --cmdline "arm64.nomte" --page-size 64K\n' +
+        '  $ mte-sim boot --proc-dir out/ --json > boot.json\n',
+    )
+    .action(async (dt: string | undefined, opts: Record<string, unknown>) => {
+      const { bootCommand } = await import('./commands/boot.js');
+      const code = await bootCommand({
+        ...(dt !== undefined ? { dt } : {}),
+        ...(opts as { include: string[]; define: string[] }),
+        globals: globals(),
+        sinks,
+      });
+      if (code !== 0) throw new ExitError(code);
+    });
+
+  program
+    .command('run')
+    .description('boot, then run scenario files (SPEC §6); print the log, what they show, and failed expects')
+    .argument('<scenario...>', 'scenario files (.scn), run in order on one machine')
+    .option('--dt <file>', "device tree to boot (default: the first scenario's boot line, else the bundled FVP)")
+    .option('--seed <n>', 'seed for race schedules (default: config seed, else 1)')
+    .option('--check', 'verify every SPEC §5 invariant after every step; a violation fails the run', false)
+    .option('--proc-dir <dir>', 'write meminfo, vmstat, buddyinfo, pagetypeinfo, zoneinfo, iomem and dmesg there at the end')
+    .option('--cmdline <string>', 'kernel command line (overrides /chosen/bootargs and config cmdline)')
+    .option('--page-size <size>', 'page size: 4K, 16K or 64K (overrides config page_size)')
+    .option('-I, --include <dir>', 'add an include directory for the device tree (repeatable)', collect, [])
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  $ mte-sim run scenarios/tagged-first-touch.scn --check\n' +
+        '  $ mte-sim run a.scn b.scn --dt board.dts --seed 7 --proc-dir out/\n' +
+        '  $ mte-sim run race.scn --json > result.json\n',
+    )
+    .action(async (scenarios: string[], opts: Record<string, unknown>) => {
+      const { runCommand } = await import('./commands/run.js');
+      const code = await runCommand({
+        scenarios,
+        check: opts['check'] === true,
+        include: (opts['include'] as string[] | undefined) ?? [],
+        ...(typeof opts['dt'] === 'string' ? { dt: opts['dt'] } : {}),
+        ...(typeof opts['seed'] === 'string' ? { seed: opts['seed'] } : {}),
+        ...(typeof opts['procDir'] === 'string' ? { procDir: opts['procDir'] } : {}),
+        ...(typeof opts['cmdline'] === 'string' ? { cmdline: opts['cmdline'] } : {}),
+        ...(typeof opts['pageSize'] === 'string' ? { pageSize: opts['pageSize'] } : {}),
+        globals: globals(),
+        sinks,
+      });
+      if (code !== 0) throw new ExitError(code);
+    });
+
   return program;
 }
