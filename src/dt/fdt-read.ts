@@ -43,6 +43,14 @@ const hex = (n: number): string => `0x${n.toString(16)}`;
 const quote = (s: string): string =>
   `"${s.replace(/[^\x20-\x7e]|["\\]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)}"`;
 
+/** Bytes [from, to) as a string of one char per byte; short names skip Buffer's call overhead. */
+function latin1(bytes: Uint8Array, from: number, to: number): string {
+  if (to - from > 32) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString('latin1');
+  let s = '';
+  for (let i = from; i < to; i++) s += String.fromCharCode(bytes[i]!);
+  return s;
+}
+
 interface Block {
   what: string;
   start: number;
@@ -130,7 +138,7 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
   const readCString = (at: number, end: number, what: string, tokenAt: number): [string, number] => {
     const nul = bytes.indexOf(0, at);
     if (nul < 0 || nul >= end) fail(tokenAt, `unterminated ${what}`);
-    return [Buffer.from(bytes.buffer, bytes.byteOffset + at, nul - at).toString('latin1'), nul + 1];
+    return [latin1(bytes, at, nul), nul + 1];
   };
   // Property names: each NUL-terminated segment of the strings block is decoded once and names are
   // slices of it (dtc shares tails: "x,phandle" serves "phandle" too), so hostile offsets into one
@@ -162,7 +170,7 @@ export function readDtb(bytes: Uint8Array, name: string): DtTree {
       // The whole segment, from just after the previous NUL, so any later offset into it is a slice.
       const start = bytes.lastIndexOf(0, Math.max(at - 1, offStrings));
       const from = start >= offStrings && start < at ? start + 1 : offStrings;
-      seg = { start: from, text: Buffer.from(bytes.buffer, bytes.byteOffset + from, nul - from).toString('latin1') };
+      seg = { start: from, text: latin1(bytes, from, nul) };
       segmentOf.set(nul, seg);
     }
     const s = seg.text.slice(at - seg.start);
