@@ -106,7 +106,10 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
     .option('--dt <file>', "device tree to boot (default: the first scenario's boot line, else the bundled FVP)")
     .option('--seed <n>', 'seed for race schedules (default: config seed, else 1)')
     .option('--check', 'verify every SPEC §5 invariant after every step; a violation fails the run', false)
-    .option('--proc-dir <dir>', 'write meminfo, vmstat, buddyinfo, pagetypeinfo, zoneinfo, iomem and dmesg there at the end')
+    .option(
+      '--proc-dir <dir>',
+      'write meminfo, vmstat, buddyinfo, pagetypeinfo, zoneinfo, iomem and dmesg there at the end',
+    )
     .option('--cmdline <string>', 'kernel command line (overrides /chosen/bootargs and config cmdline)')
     .option('--page-size <size>', 'page size: 4K, 16K or 64K (overrides config page_size)')
     .option('-I, --include <dir>', 'add an include directory for the device tree (repeatable)', collect, [])
