@@ -1,15 +1,20 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { InputError } from '../../src/errors.js';
 import { compileDts } from '../../src/dt/dts.js';
 import { readDtb } from '../../src/dt/fdt-read.js';
 import { emitDts } from '../../src/dt/emit-dts.js';
 import { emitYaml } from '../../src/dt/emit-yaml.js';
-import { REAL_DTBS, REAL_DTS, VALUES_DTS, arbDts, dtc, dtcMaybe, kernelCpp } from './fixtures/out/helpers.js';
+import { DTS_REAL, REAL_DTBS, REAL_DTS, VALUES_DTS, arbDts, dtc, dtcMaybe, kernelCpp } from './fixtures/out/helpers.js';
 
 const fixtures: [string, () => string][] = [
   ['values.dts (every value form)', () => readFileSync(VALUES_DTS, 'latin1')],
   ...REAL_DTS.map((f): [string, () => string] => [`${f.split('/').pop()!} (after cpp)`, () => kernelCpp(f)]),
+  [
+    'virt-mte-qemu7.2.dts (decompiled QEMU tree)',
+    () => readFileSync(path.join(DTS_REAL, 'qemu/virt-mte-qemu7.2.dts'), 'latin1'),
+  ],
 ];
 
 describe('DTS and YAML of trees compiled from source match dtc', () => {
