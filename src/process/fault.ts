@@ -122,7 +122,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
         if (!c.write && (vma.flags & VM_SHARED) === 0) {
           // do_anonymous_page: a read of untouched private memory maps the zero page, read-only. Its tag
           // block was reserved at boot (v1 P27), so it needs nothing here even in a VM_MTE VMA.
-          L.ensureTables(vma.mm, vma.start + idx * port.pageSize);
+          if (!L.ensureTables(vma.mm, vma.start + idx * port.pageSize)) return finish(c, FaultResult.Oom);
           vma.pfn[idx] = port.zeroPfn;
           vma.pte[idx] = PTE_VALID | PTE_YOUNG | ((vma.flags & VM_MTE) !== 0 ? PTE_TAGGED : 0);
           return finish(c, FaultResult.Ok);
@@ -179,7 +179,10 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
         L.releaseNewPage(pfn);
         return finish(c, FaultResult.Ok);
       }
-      L.ensureTables(vma.mm, vma.start + idx * port.pageSize);
+      if (!L.ensureTables(vma.mm, vma.start + idx * port.pageSize)) {
+        L.releaseNewPage(pfn);
+        return finish(c, FaultResult.Oom);
+      }
       L.addAnonRmap(vma, idx, pfn);
       L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, c.write));
       if (c.write) L.writeData(vma, idx);

@@ -296,26 +296,33 @@ export class ProcessLayer {
     return this.port.pageShift + this.bitsPerLevel * (level + 1);
   }
 
-  /** Allocates the PTE/PMD/PUD tables covering addr (__pte_alloc, __pmd_alloc, __pud_alloc). */
-  ensureTables(mm: Mm, addr: number): void {
+  /**
+   * Allocates the PTE/PMD/PUD tables covering addr (__pte_alloc, __pmd_alloc, __pud_alloc). Returns false when
+   * a table page cannot be allocated (the fault then fails with VM_FAULT_OOM).
+   */
+  ensureTables(mm: Mm, addr: number): boolean {
     const pteKey = Math.floor(addr / this.pteSpan);
-    if (pteKey === mm.lastPteKey) return;
-    mm.lastPteKey = pteKey;
+    if (pteKey === mm.lastPteKey) return true;
     const below = this.levels - 1;
-    for (let level = 0; level < below; level++) {
+    // Upper levels first, so a lower table never exists without the ones above it.
+    for (let level = below - 1; level >= 0; level--) {
       const key = Math.floor(addr / 2 ** this.tableShift(level));
-      if (mm.tables[level]!.has(key)) return; // upper levels exist when a lower one does
+      if (mm.tables[level]!.has(key)) continue;
       const pfn = this.allocTablePage(mm);
+      if (pfn < 0) return false;
       mm.tables[level]!.set(key, pfn);
       // pagetable_pte_ctor / pagetable_pmd_ctor account NR_PAGETABLE; PUD tables are plain pages (v6.5).
       if (level <= 1) this.pend.pagetables++;
     }
+    mm.lastPteKey = pteKey;
+    return true;
   }
 
+  /** Allocates a page-table page (GFP_PGTABLE_USER); -1 when none is left. */
   private allocTablePage(mm: Mm): number {
     const port = this.port;
     const pfn = port.allocPages(0, Gfp.PgtableUser);
-    if (pfn < 0) throw new PageTableOom();
+    if (pfn < 0) return -1;
     port.setPageRef(pfn, 1);
     port.setOwner(pfn, OWNER_PGTABLE);
     void mm;
@@ -355,6 +362,7 @@ export class ProcessLayer {
   // ---------------------------------------------------------------------------------------------------------
   // Processes and mappings
 
+  /** mm_alloc + pgd_alloc. When no page is left for the pgd the process still exists, with pgdPfn -1. */
   createProcess(name: string): Process {
     const mm = new Mm(this.nextMmId++);
     // pgd_alloc: one page when PGD_SIZE == PAGE_SIZE (4K/48-bit, 16K/47-bit); 64K/48-bit uses a kmem cache.
@@ -701,13 +709,5 @@ export class ProcessLayer {
       }
     }
     return n;
-  }
-}
-
-/** A page-table page could not be allocated (the kernel would return VM_FAULT_OOM). */
-export class PageTableOom extends Error {
-  override readonly name = 'PageTableOom';
-  constructor() {
-    super('out of memory allocating a page table');
   }
 }

@@ -164,6 +164,7 @@ export class Interpreter implements ExpectContext {
     const p = this.proc(s);
     switch (s.kind) {
       case 'mmap': {
+        if (s.thp) throw new InputError('thp (transparent huge pages, PMD mappings) is not modelled yet', s.pos);
         if (p.named.has(s.vma.name))
           throw new InputError(`VMA '${s.vma.name}' already exists in process '${p.comm}'`, s.vma.pos);
         const v = L.mmap(p, s.vma.name, s.size.value, Interpreter.protFlags(s.prot), s.shared, s.thp);
