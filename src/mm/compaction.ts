@@ -97,12 +97,11 @@ export class Compaction {
             pfn++;
             continue;
           }
-          const order = mm.freeBlockOrder(pfn);
-          if (order < 0 || pfn + (1 << order) > hi) {
+          const order = mm.freeBlockHead(pfn) === pfn ? mm.freeBlockOrder(pfn) : -1;
+          if (order < 0 || pfn + (1 << order) > hi || !mm.takeFreeBlock(pfn, order)) {
             pfn++;
             continue;
           }
-          mm.takeFreeBlock(pfn, order);
           // split_map_pages: order-0 pages, each with a count of 1.
           for (let p = pfn + (1 << order) - 1; p >= pfn; p--) freepages.push(p);
           res.freeScanned += (1 << order) - 1;
@@ -150,13 +149,14 @@ export class Compaction {
           pfn++;
           continue;
         }
-        const order = mm.freeBlockOrder(pfn);
-        if (order > 0) {
-          pfn += 1 << order;
-          res.migrateScanned += (1 << order) - 1;
+        const head = mm.freeBlockHead(pfn);
+        if (head >= 0) {
+          const end = head + (1 << mm.freeBlockOrder(head));
+          res.migrateScanned += end - pfn - 1;
+          pfn = end;
           continue;
         }
-        if (order < 0 && mm.pageRef(pfn) > 0 && this.rmap.isMovable(pfn)) {
+        if (mm.pageRef(pfn) > 0 && this.rmap.isMovable(pfn)) {
           const h = this.rmap.folioHead(pfn);
           const fo = this.rmap.folioOrder(h);
           if (fo === 0 && !this.rmap.isPinned(h)) {

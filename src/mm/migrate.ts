@@ -170,11 +170,28 @@ export class Migrator {
 
   constructor(
     readonly mm: MigrateMm,
-    readonly rmap: MigrateRmap,
-    readonly tags: MigrateTags,
-    readonly swapTags: MteSwapTags,
+    public rmap: MigrateRmap,
+    public tags: MigrateTags,
+    public swapTags: MteSwapTags,
     readonly fixes: MigrateFixes,
   ) {}
+
+  /**
+   * migrate_metadata_none_page (kernel-facts §5.3 step 4, do_migrate): migrates a PAGE_METADATA_NONE page
+   * (a tag storage page, or one whose reservation failed) to a page allocated with GFP_HIGHUSER_MOVABLE |
+   * __GFP_TAGGED, MR_METADATA_NONE, up to 5 tries while migrate_pages returns -EBUSY. Returns true if it
+   * moved; the caller replays the fault either way.
+   */
+  migrateMetadataNonePage(pfn: number): boolean {
+    if (!this.rmap.isMovable(pfn)) return false; // isolate_lru_page failed
+    const gfp = this.mm.gfpHighuserMovable | this.mm.gfpTagged;
+    let ret: number;
+    let tries = 0;
+    do {
+      ret = this.migratePages([pfn], MigrateReason.MR_METADATA_NONE, gfp);
+    } while (ret === EBUSY && tries++ < 4);
+    return ret === 0;
+  }
 
   /**
    * alloc_migration_target (mm/migrate.c) with v1 patch 11: a tagged source gets a destination allocated

@@ -17,7 +17,13 @@
  *
  * Leans on migrate.ts for moving pages and on the buddy allocator through `IsolationMm`.
  */
-import { EBUSY, ENOMEM, MigrateReason, type MigrateMm, type Migrator, type PfnRange } from './migrate.js';
+import type { KernelLog } from '../sim/log.js';
+import { GFP_HIGHUSER_MOVABLE, __GFP_NORETRY, __GFP_RETRY_MAYFAIL, __GFP_TAGGED } from './gfp.js';
+import { PG_mte_tagged, PG_reserved, PG_tag_storage_reserved, type MemMap } from './memmap.js';
+import { EBUSY, ENOMEM, MigFlag, MigrateReason, type MigrateMm, type Migrator, type PfnRange } from './migrate.js';
+import type { PageAllocator } from './page_alloc.js';
+import { VM_EVENT } from './vmstat.js';
+import { MIGRATE_ISOLATE, MIGRATE_METADATA, MIGRATE_MOVABLE } from './zone.js';
 
 /** What isolation needs from the buddy allocator beyond what migration needs. */
 export interface IsolationMm extends MigrateMm {
@@ -34,10 +40,15 @@ export interface IsolationMm extends MigrateMm {
   isolatePageblock(pfn: number): void;
   /** unset_migratetype_isolate: the pageblock becomes `mt`, its free pages move (and merge) there. */
   unisolatePageblock(pfn: number, mt: number): void;
-  /** If pfn is the head of a free buddy block, its order; else -1 (page_is_buddy / buddy_order). */
-  freeBlockOrder(pfn: number): number;
-  /** Removes the free buddy block at `pfn` from its list; each of its pages becomes in use, count 1. */
-  takeFreeBlock(pfn: number, order: number): void;
+  /** The head pfn of the free buddy block containing pfn, or -1 (is_free_buddy_page). */
+  freeBlockHead(pfn: number): number;
+  /** The order of the free buddy block whose head is `head` (buddy_order), -1 if it is not one. */
+  freeBlockOrder(head: number): number;
+  /**
+   * __isolate_free_page: removes the free buddy block at `head` from its list; each of its pages becomes in
+   * use with a count of 1. False if it could not (watermark check outside isolated pageblocks).
+   */
+  takeFreeBlock(head: number, order: number): boolean;
   pageRef(pfn: number): number;
   setPageRef(pfn: number, count: number): void;
   /** PageReserved (memblock-reserved, never given to the buddy allocator). */
@@ -80,13 +91,7 @@ export class PageIsolation {
 
   /** The head of the free buddy block that contains pfn, or -1 if pfn is not free. */
   freeBlockHeadOf(pfn: number): number {
-    const mm = this.mm;
-    for (let order = 0; order <= mm.maxOrder; order++) {
-      const head = pfn & ~((1 << order) - 1);
-      const o = mm.freeBlockOrder(head);
-      if (o >= order) return head;
-    }
-    return -1;
+    return this.mm.freeBlockHead(pfn);
   }
 
   /**
@@ -230,7 +235,11 @@ export class PageIsolation {
         const head = this.freeBlockHeadOf(pfn);
         const order = mm.freeBlockOrder(head);
         const blockEnd = head + (1 << order);
-        mm.takeFreeBlock(head, order);
+        if (!mm.takeFreeBlock(head, order)) {
+          this.freeRangeAligned(start, Math.max(start, pfn));
+          ret = EBUSY;
+          break;
+        }
         this.freeRangeAligned(head, Math.min(start, blockEnd));
         this.freeRangeAligned(Math.max(end, head), blockEnd);
         pfn = blockEnd;
@@ -269,5 +278,129 @@ export class PageIsolation {
       this.putPage(p);
     }
     if (busy !== 0) this.mm.warn(`${busy} pages are still in use!`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The buddy allocator of page_alloc.ts seen through IsolationMm (and CompactionMm: migrateMovable, pfnValid).
+
+/** Adapts PageAllocator (and its memmap words) to what isolation, migration and compaction need. */
+export class BuddyMigrateMm implements IsolationMm {
+  readonly pageSize: number;
+  readonly pageblockNrPages: number;
+  readonly maxOrder: number;
+  readonly migrateMetadata = MIGRATE_METADATA;
+  readonly migrateIsolate = MIGRATE_ISOLATE;
+  readonly migrateMovable = MIGRATE_MOVABLE;
+  /** CMA is not modelled by the allocator (totalcma_pages stays 0). */
+  readonly migrateCma = -1;
+  readonly gfpTagged = __GFP_TAGGED;
+  readonly gfpHighuserMovable = GFP_HIGHUSER_MOVABLE;
+  readonly gfpNoretry = __GFP_NORETRY;
+  readonly gfpRetryMayfail = __GFP_RETRY_MAYFAIL;
+  private readonly memmap: MemMap;
+  private lastHead = -1;
+  private lastOrder = -1;
+
+  constructor(
+    readonly alloc: PageAllocator,
+    private readonly log: KernelLog,
+  ) {
+    this.memmap = alloc.memmap;
+    this.pageSize = alloc.geometry.pageSize;
+    this.pageblockNrPages = alloc.geometry.pageblockNrPages;
+    this.maxOrder = alloc.geometry.maxOrder;
+  }
+
+  allocPages(order: number, gfp: number): number {
+    return this.alloc.allocPages(order, gfp);
+  }
+  freePages(pfn: number, order: number): void {
+    this.lastHead = -1;
+    this.alloc.freePages(pfn, order);
+  }
+  private static bit(flag: MigFlag): number {
+    return flag === MigFlag.MteTagged ? PG_mte_tagged : PG_tag_storage_reserved;
+  }
+  testFlag(pfn: number, flag: MigFlag): boolean {
+    return this.memmap.testFlag(pfn, BuddyMigrateMm.bit(flag));
+  }
+  setFlag(pfn: number, flag: MigFlag): void {
+    this.memmap.setFlag(pfn, BuddyMigrateMm.bit(flag), true);
+  }
+  clearFlag(pfn: number, flag: MigFlag): void {
+    this.memmap.setFlag(pfn, BuddyMigrateMm.bit(flag), false);
+  }
+  getToken(pfn: number): number {
+    return this.memmap.token(pfn);
+  }
+  setToken(pfn: number, token: number): void {
+    this.memmap.setToken(pfn, token);
+  }
+  metadataEnabled(): boolean {
+    return this.alloc.arch.metadataEnabled;
+  }
+  count(name: string, delta: number): void {
+    const i = VM_EVENT[name];
+    if (i === undefined) throw new Error(`vmstat: no event ${name}`);
+    if (delta !== 0) this.alloc.events.count(i, delta);
+  }
+  pageblockMigratetype(pfn: number): number {
+    return this.alloc.pageblockMigratetype(pfn);
+  }
+  isolatePageblock(pfn: number): void {
+    this.lastHead = -1;
+    this.alloc.isolatePageblock(pfn);
+  }
+  unisolatePageblock(pfn: number, mt: number): void {
+    this.lastHead = -1;
+    this.alloc.unisolatePageblock(pfn, mt);
+  }
+  freeBlockHead(pfn: number): number {
+    const b = this.alloc.freeBlockAt(pfn);
+    if (b === null) return -1;
+    this.lastHead = b.pfn;
+    this.lastOrder = b.order;
+    return b.pfn;
+  }
+  freeBlockOrder(head: number): number {
+    if (head === this.lastHead) return this.lastOrder;
+    const b = this.alloc.freeBlockAt(head);
+    return b !== null && b.pfn === head ? b.order : -1;
+  }
+  takeFreeBlock(head: number, order: number): boolean {
+    this.lastHead = -1;
+    if (this.alloc.isolateFreePage(head, order) === 0) return false;
+    const mm = this.memmap;
+    for (let p = head; p < head + (1 << order); p++) {
+      const i = mm.idxOf(p);
+      mm.setWord0(i, 0, 0, 0);
+      mm.setCountAt(i, 1);
+      mm.setAAt(i, 0);
+      mm.setBAt(i, 0);
+    }
+    return true;
+  }
+  pageRef(pfn: number): number {
+    return this.memmap.refcount(pfn);
+  }
+  setPageRef(pfn: number, count: number): void {
+    this.memmap.setRefcount(pfn, count);
+  }
+  isReservedPage(pfn: number): boolean {
+    const mm = this.memmap;
+    const i = mm.pfnToIdx(pfn);
+    if (i < 0) return true;
+    return (mm.flagsAt(i) & PG_reserved) !== 0 || (mm.u32[i * 4] === 0 && mm.countAt(i) === 0 && mm.aAt(i) === 0);
+  }
+  pfnValid(pfn: number): boolean {
+    return this.memmap.pfnValid(pfn);
+  }
+  drainAllPages(): void {
+    this.lastHead = -1;
+    this.alloc.drainAllPages();
+  }
+  warn(text: string): void {
+    this.log.warn(text);
   }
 }

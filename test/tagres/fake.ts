@@ -240,14 +240,18 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
   unisolatePageblock(pfn: number, mt: number): void {
     this.pbMt[Math.floor(pfn / PAGEBLOCK)] = mt;
   }
+  freeBlockHead(pfn: number): number {
+    return this.free[pfn] ? pfn : -1;
+  }
   freeBlockOrder(pfn: number): number {
     return this.free[pfn] ? 0 : -1;
   }
-  takeFreeBlock(pfn: number, order: number): void {
+  takeFreeBlock(pfn: number, order: number): boolean {
     for (let q = pfn; q < pfn + (1 << order); q++) {
       this.free[q] = 0;
       this.ref[q] = 1;
     }
+    return true;
   }
 
   // --- rmap ---

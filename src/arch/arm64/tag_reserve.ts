@@ -13,10 +13,14 @@
  * this file only adds the allocation-time protocol and installs it as the allocator's arch hook (§2.4).
  */
 import type { KernelLog } from '../../sim/log.js';
-import { EBUSY, EINTR, MigFlag } from '../../mm/migrate.js';
-import type { PageIsolation } from '../../mm/page_isolation.js';
-import type { MteSwapTags } from './mteswap.js';
-import { blockRefCount, kprintf, orderToNumBlocks, type TagStorage } from './mte_tag_storage.js';
+import { Compaction, type CompactResult, type CompactZone } from '../../mm/compaction.js';
+import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_RETRY_MAYFAIL, __GFP_TAGGED } from '../../mm/gfp.js';
+import { EBUSY, EINTR, MigFlag, Migrator, type MigrateRmap, type MigrateTags } from '../../mm/migrate.js';
+import type { PageAllocator } from '../../mm/page_alloc.js';
+import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
+import { MIGRATE_METADATA, MIGRATE_MOVABLE } from '../../mm/zone.js';
+import { MteSwapTags, mtePageTagStorageSize } from './mteswap.js';
+import { blockRefCount, kprintf, orderToNumBlocks, type TagStorage, type TagStorageMm } from './mte_tag_storage.js';
 
 /** alloc_contig_range attempts per block while it returns -EBUSY (v1: 5, §2.3 step 7). */
 export const RESERVE_CONTIG_TRIES = 5;
@@ -63,7 +67,7 @@ export class TagReserve {
     readonly ts: TagStorage,
     readonly mm: TagReserveMm,
     readonly isolation: PageIsolation,
-    readonly swapTags: MteSwapTags,
+    public swapTags: MteSwapTags,
     readonly log: KernelLog,
   ) {}
 
@@ -214,5 +218,149 @@ export class TagReserve {
       freeMetadata: (pfn, order) => this.freeMetadataStorage(pfn, order),
       pageHasMetadata: (pfn) => mm.testFlag(pfn, MigFlag.MteTagged) || mm.testFlag(pfn, MigFlag.TagStorageReserved),
     };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Wiring: the allocator, the tag storage table, isolation, migration and compaction as one piece.
+
+/** The process layer as migration sees it (src/process: `layer.rmap`, `layer.tags`, `setMigrationHooks`). */
+export interface ProcessSide {
+  readonly rmap: MigrateRmap & { folioHead?(pfn: number): number };
+  readonly tags: {
+    save(pfn: number): Uint8Array;
+    restore(pfn: number, saved: Uint8Array): void;
+    readonly tagsByPfn: Map<number, Uint8Array>;
+  };
+  /** fix.pfn_tags, read at each copy (scenario `config` may change it). */
+  readonly fixPfnTags: boolean;
+  setMigrationHooks(h: { migrateMetadataNonePage(pfn: number): boolean }): void;
+}
+
+/** An rmap that knows no user pages (before the process layer exists, e.g. during boot). */
+const NO_RMAP: MigrateRmap & IsolationRmap = {
+  isMovable: () => false,
+  isPinned: () => false,
+  folioOrder: () => 0,
+  folioHead: (pfn) => pfn,
+  unmap: () => null,
+  remap: () => undefined,
+  undo: () => undefined,
+};
+
+/**
+ * Tag storage reuse on top of a PageAllocator: builds the adapters, installs the arch hooks (§2.4) and, once
+ * the process layer exists, lets alloc_contig_range and METADATA_NONE faults migrate user pages.
+ */
+export class TagStorageReuse {
+  readonly mm: BuddyMigrateMm;
+  readonly migrator: Migrator;
+  readonly isolation: PageIsolation;
+  readonly reserve: TagReserve;
+  readonly compaction: Compaction;
+  swapTags: MteSwapTags;
+  private rmapImpl: MigrateRmap & IsolationRmap = NO_RMAP;
+  private fixPfnTags: () => boolean = () => true;
+
+  constructor(
+    readonly alloc: PageAllocator,
+    readonly ts: TagStorage,
+    readonly log: KernelLog,
+  ) {
+    this.mm = new BuddyMigrateMm(alloc, log);
+    const tagBytes = mtePageTagStorageSize(alloc.geometry.pageSize);
+    this.swapTags = new MteSwapTags(tagBytes);
+    // Forwarders, so the process layer can be attached after boot.
+    const rmap: MigrateRmap & IsolationRmap = {
+      isMovable: (p) => this.rmapImpl.isMovable(p),
+      isPinned: (p) => this.rmapImpl.isPinned(p),
+      folioOrder: (p) => this.rmapImpl.folioOrder(p),
+      folioHead: (p) => this.rmapImpl.folioHead(p),
+      unmap: (p) => this.rmapImpl.unmap(p),
+      remap: (h, d) => this.rmapImpl.remap(h, d),
+      undo: (h) => this.rmapImpl.undo(h),
+    };
+    const noTags: MigrateTags = {
+      readPageTags: () => new Uint8Array(tagBytes),
+      writePageTags: () => undefined,
+    };
+    const fixPfnTags = (): boolean => this.fixPfnTags();
+    this.migrator = new Migrator(this.mm, rmap, noTags, this.swapTags, {
+      get pfnTags(): boolean {
+        return fixPfnTags();
+      },
+    });
+    this.isolation = new PageIsolation(this.mm, rmap, this.migrator);
+    this.reserve = new TagReserve(ts, this.mm, this.isolation, this.swapTags, log);
+    this.compaction = new Compaction(this.mm, rmap, this.migrator, (pfn, order) =>
+      this.reserve.reserveMetadataStorage(pfn, order, GFP_HIGHUSER_MOVABLE | __GFP_TAGGED),
+    );
+  }
+
+  /** Installs reserve/free_metadata_storage as the allocator's arch hooks (the key follows ts.metadataEnabled). */
+  install(): this {
+    this.alloc.arch = this.reserve.archHooks();
+    return this;
+  }
+
+  /**
+   * The page allocator as H5's activation (activateTagStorage) needs it, with alloc_contig_range and
+   * free_contig_range from page_isolation.ts.
+   */
+  tagStorageMm(): TagStorageMm {
+    const alloc = this.alloc;
+    const mm = this.mm;
+    return {
+      zoneOf: (pfn) => alloc.zones.indexOf(alloc.zoneForPfn(pfn)!),
+      initReservedPageblock: (pfn, mt) =>
+        alloc.initReservedPageblock(pfn, mt === 'metadata' ? MIGRATE_METADATA : MIGRATE_MOVABLE),
+      allocContigRange: (start, end) =>
+        this.isolation.allocContigRange(start, end, MIGRATE_METADATA, GFP_KERNEL | __GFP_RETRY_MAYFAIL),
+      freeContigRange: (start, nr) => this.isolation.freeContigRange(start, nr),
+      pageRefAdd: (pfn, delta) => {
+        const c = mm.pageRef(pfn) + delta;
+        mm.setPageRef(pfn, c);
+        return c;
+      },
+      countVmEvents: (item, n) => mm.count(item, n),
+      setTagStorageReserved: (pfn, order) => {
+        for (let i = 0; i < 1 << order; i++) mm.setFlag(pfn + i, MigFlag.TagStorageReserved);
+      },
+    };
+  }
+
+  /**
+   * Connects the process layer: its rmap moves user pages, its tag store holds the tags, its tags_by_pfn map
+   * becomes the one tags_by_pfn store (§6.2), and METADATA_NONE faults migrate through this migrator.
+   */
+  attachProcessLayer(layer: ProcessSide): void {
+    const r = layer.rmap;
+    this.rmapImpl = {
+      isMovable: (p) => r.isMovable(p),
+      isPinned: (p) => r.isPinned(p),
+      folioOrder: (p) => r.folioOrder(p),
+      folioHead: (p) => (r.folioHead !== undefined ? r.folioHead(p) : p),
+      unmap: (p) => r.unmap(p),
+      remap: (h, d) => r.remap(h, d),
+      undo: (h) => r.undo(h),
+    };
+    const tags = layer.tags;
+    this.migrator.tags = {
+      readPageTags: (pfn) => tags.save(pfn),
+      writePageTags: (pfn, t) => tags.restore(pfn, t),
+    };
+    this.swapTags = new MteSwapTags(this.swapTags.tagBytes, tags.tagsByPfn);
+    this.migrator.swapTags = this.swapTags;
+    this.reserve.swapTags = this.swapTags;
+    this.fixPfnTags = () => layer.fixPfnTags;
+    layer.setMigrationHooks({ migrateMetadataNonePage: (pfn) => this.migrator.migrateMetadataNonePage(pfn) });
+  }
+
+  /** `compact`: compact_node() for every populated zone. */
+  compactAll(): CompactResult {
+    const zones: CompactZone[] = this.alloc.zones
+      .filter((z) => z.populated)
+      .map((z) => ({ name: String(z.idx), startPfn: z.zoneStartPfn, endPfn: z.zoneEndPfn }));
+    return this.compaction.compactAll(zones);
   }
 }
