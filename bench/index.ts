@@ -10,7 +10,10 @@ export interface BenchResult {
 
 export type Bench = () => Promise<BenchResult[]> | BenchResult[];
 
-const benches: [string, () => Promise<{ default: Bench }>][] = [['dt', () => import('./dt.js')]];
+const benches: [string, () => Promise<{ default: Bench }>][] = [
+  ['boot', () => import('./boot.js')],
+  ['dt', () => import('./dt.js')],
+];
 
 const only = process.argv.slice(2);
 let failed = false;
