@@ -14,20 +14,16 @@
  *
  * Depends on: platform, mm (memblock, memmap, zone, page_alloc), arch/arm64 (tag storage), sim (clock, log).
  */
-import {
-  activateTagStorage,
-  discoverTagStorage,
-  type TagStorage,
-  type TagStorageMm,
-} from '../arch/arm64/mte_tag_storage.js';
+import { activateTagStorage, discoverTagStorage, type TagStorage } from '../arch/arm64/mte_tag_storage.js';
+import { TagStorageReuse } from '../arch/arm64/tag_reserve.js';
 import { DtIndex, type DtTree } from '../dt/tree.js';
 import { UsageError } from '../errors.js';
 import { geometryFor, type Geometry, type PageSize } from '../mm/geometry.js';
 import { Memblock } from '../mm/memblock.js';
-import { MemMap, PG_tag_storage_reserved } from '../mm/memmap.js';
+import { MemMap } from '../mm/memmap.js';
 import { PageAllocator } from '../mm/page_alloc.js';
-import { NR_FREE_PAGES, VM_EVENT } from '../mm/vmstat.js';
-import { MIGRATE_METADATA, MIGRATE_MOVABLE, MIGRATE_TYPES, Zone } from '../mm/zone.js';
+import { NR_FREE_PAGES } from '../mm/vmstat.js';
+import { MIGRATE_TYPES, Zone } from '../mm/zone.js';
 import { platformFromTree } from '../platform/from-dt.js';
 import type { Platform } from '../platform/platform.js';
 import { buildIomem, type IoResource } from '../proc/iomem.js';
@@ -80,6 +76,11 @@ export interface BootedSystem {
   readonly mm: PageAllocator;
   /** Tag storage regions, state and findings (H5's TagStorage). */
   readonly tagStorage: TagStorage;
+  /**
+   * Tag storage reuse wired onto the allocator (arch hooks, alloc_contig_range, migration, compaction); attach
+   * the process layer with `reuse.attachProcessLayer(layer)` to run workloads.
+   */
+  readonly reuse: TagStorageReuse;
   readonly memoryLine: MemoryLineFigures;
   /** /proc/iomem resources (after the arch_initcall). */
   readonly iomem: readonly IoResource[];
@@ -100,43 +101,6 @@ const kb = (pages: number, g: Geometry): number => pages * (g.pageSize / 1024);
 export function vmallocTotalKb(pageShift: number): number {
   const bytes = 2 ** 47 - 2 ** (48 - (pageShift - 6)) - 2 ** 28 - 2 ** 31;
   return bytes / 1024;
-}
-
-/** The boot-time alloc_contig_range for tag blocks: only succeeds when every page is free (nothing to migrate). */
-function bootTagStorageMm(mm: PageAllocator): TagStorageMm {
-  const memmap = mm.memmap;
-  return {
-    zoneOf: (pfn) => {
-      const z = mm.zoneForPfn(pfn);
-      return z ? `${z.nid}:${z.idx}` : -1;
-    },
-    initReservedPageblock: (pfn, mt) =>
-      mm.initReservedPageblock(pfn, mt === 'metadata' ? MIGRATE_METADATA : MIGRATE_MOVABLE),
-    allocContigRange: (start, end) => {
-      for (let pfn = start; pfn < end; pfn++) if (!mm.isFree(pfn)) return -16; // -EBUSY
-      for (let pfn = start; pfn < end; pfn++) {
-        mm.takeFreePage(pfn);
-        memmap.setRefcount(pfn, 1);
-      }
-      return 0;
-    },
-    freeContigRange: (start, nr) => {
-      for (let pfn = start; pfn < start + nr; pfn++) mm.freePages(pfn, 0);
-    },
-    pageRefAdd: (pfn, delta) => {
-      const c = memmap.refcount(pfn) + delta;
-      memmap.setRefcount(pfn, c);
-      return c;
-    },
-    countVmEvents: (item, n) => {
-      const i = VM_EVENT[item];
-      if (i !== undefined) mm.events.count(i, n);
-    },
-    setTagStorageReserved: (pfn, order) => {
-      for (let p = pfn; p < pfn + 2 ** order; p++)
-        if (memmap.pfnValid(p)) memmap.setFlag(p, PG_tag_storage_reserved, true);
-    },
-  };
 }
 
 /** Boots the platform the tree describes. Bad input throws InputError/UsageError (exit 2). */
@@ -290,12 +254,13 @@ export function bootKernel(opts: BootOptions): BootedSystem {
 
   // Initcalls, each level a little later on the emulated clock.
   clock.set(INITCALL_START_NS);
-  // core_initcall: mte_tag_storage_activate_regions()
+  // core_initcall: mte_tag_storage_activate_regions(). The reservation protocol (reserve/free_metadata_storage)
+  // is the allocator's arch hook from now on; its static key follows ts.metadataEnabled.
+  const reuse = new TagStorageReuse(mm, ts, log).install();
   activateTagStorage(
-    { log, memblock, mteSupported, kasanHwTags, zeroPagePfn: ctx.zeroPagePfn, mm: bootTagStorageMm(mm) },
+    { log, memblock, mteSupported, kasanHwTags, zeroPagePfn: ctx.zeroPagePfn, mm: reuse.tagStorageMm() },
     ts,
   );
-  if (ts.metadataEnabled) mm.arch = { ...mm.arch, metadataEnabled: true };
   clock.advance(INITCALL_LEVEL_NS);
   // postcore_initcall: init_per_zone_wmark_min(), then khugepaged and a user min_free_kbytes.
   mm.setupPerZoneWmarks();
@@ -322,6 +287,7 @@ export function bootKernel(opts: BootOptions): BootedSystem {
     early,
     mm,
     tagStorage: ts,
+    reuse,
     memoryLine,
     iomem,
     physpages,
