@@ -119,7 +119,7 @@ export function writeDtb(tree: DtTree): Uint8Array {
     for (const c of node.children) emit(c);
     st.u32(FDT_END_NODE);
   };
-  emit(tree.root);
+  if (!tree.rootDeleted) emit(tree.root); // flattree.c skips a deleted root, leaving only FDT_END
   st.u32(FDT_END);
 
   const rsv = new Bytes();

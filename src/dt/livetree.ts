@@ -84,7 +84,9 @@ export function buildNode(props: LProp[], children: LNode[], pos: SrcPos | undef
     isReferenced: false,
     phandle: 0,
   };
-  for (const c of children) c.parent = n;
+  // As dtc's build_node: only live children get a parent pointer. A `/delete-node/ x;` placeholder keeps
+  // none, even if a later merge brings it back to life (visible in __local_fixups__ paths).
+  for (const c of children) if (!c.deleted) c.parent = n;
   return n;
 }
 
@@ -221,7 +223,20 @@ export class LiveTree {
     return this.labels().get(ref);
   }
 
+  /** fill_fullpaths: paths by walking the live tree (not by parent pointers), taken before the checks. */
+  private fullPaths = new Map<LNode, string>();
+
+  private fillFullPaths(): void {
+    const walk = (n: LNode, path: string): void => {
+      this.fullPaths.set(n, path);
+      for (const c of n.children) if (!c.deleted) walk(c, path === '/' ? `/${c.name}` : `${path}/${c.name}`);
+    };
+    walk(this.root, '/');
+  }
+
   fullPath(node: LNode): string {
+    const known = this.fullPaths.get(node);
+    if (known !== undefined) return known;
     const parts: string[] = [];
     for (let n: LNode | undefined = node; n && n.parent; n = n.parent) parts.push(n.name);
     return parts.length === 0 ? '/' : '/' + parts.reverse().join('/');
@@ -242,6 +257,7 @@ export class LiveTree {
   // -- checks (checks.c), in dtc's order; the first failure is thrown -------------------------
 
   runChecks(): void {
+    this.fillFullPaths();
     const nodes: LNode[] = [];
     const walk = (n: LNode): void => {
       nodes.push(n);
@@ -434,8 +450,7 @@ export class LiveTree {
     if (first.unresolved.length) {
       const fn = this.rootChild(this.root, '__fixups__');
       for (const r of first.unresolved) {
-        if (r.ref.includes('/'))
-          throw new InputError(`can't generate fixup for reference to path &{${r.ref}}`, r.prop.pos ?? '<input>');
+        // dtc 1.6.1 has no check for path references here: `&{/x}` becomes a fixup property named "/x".
         const path = this.fullPath(r.node);
         if (path.includes(':') || r.prop.name.includes(':'))
           throw new InputError("arguments should not contain ':'", r.prop.pos ?? '<input>');
@@ -479,7 +494,8 @@ export class LiveTree {
       size: r.size,
       labels: liveLabels(r.labels),
     }));
-    return { root: conv(this.root), memreserve: mr, bootCpuidPhys, plugin: this.plugin, source };
+    const tree: DtTree = { root: conv(this.root), memreserve: mr, bootCpuidPhys, plugin: this.plugin, source };
+    return this.root.deleted ? { ...tree, rootDeleted: true } : tree;
   }
 }
 
