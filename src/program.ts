@@ -137,5 +137,38 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
       if (code !== 0) throw new ExitError(code);
     });
 
+  program
+    .command('check')
+    .description('apply every rule the v1 kernel applies to tag storage nodes; explain each finding')
+    .argument('[dt]', 'device tree (DTS or DTB)')
+    .option('-I, --include <dir>', 'add an include directory for #include and /include/ (repeatable)', collect, [])
+    .option('-D, --define <name[=value]>', 'define a preprocessor macro (repeatable)', collect, [])
+    .option('--cmdline <string>', 'kernel command line (overrides /chosen/bootargs), e.g. "arm64.nomte"')
+    .option('--page-size <size>', 'page size: 4K, 16K or 64K', '4K')
+    .option('--list-rules', 'print the rules (kernel checks and mte-sim warnings) and exit', false)
+    .addHelpText(
+      'after',
+      '\nExit status: 0 tag storage would be enabled, 1 it would not, 2 the file cannot be parsed.\n' +
+        '\nExamples:\n' +
+        '  $ mte-sim check board.dts -I include\n' +
+        '  $ mte-sim check dts/examples/not-pageblock-aligned.dts\n' +
+        '  $ mte-sim check board.dtb --page-size 64K --json\n' +
+        '  $ mte-sim check --list-rules\n',
+    )
+    .action(async (dt: string | undefined, opts: Record<string, unknown>) => {
+      const { checkCommand } = await import('./commands/check.js');
+      const code = await checkCommand({
+        ...(dt !== undefined ? { dt } : {}),
+        include: (opts['include'] as string[] | undefined) ?? [],
+        define: (opts['define'] as string[] | undefined) ?? [],
+        ...(typeof opts['cmdline'] === 'string' ? { cmdline: opts['cmdline'] } : {}),
+        ...(typeof opts['pageSize'] === 'string' ? { pageSize: opts['pageSize'] } : {}),
+        listRules: opts['listRules'] === true,
+        globals: globals(),
+        sinks,
+      });
+      if (code !== 0) throw new ExitError(code);
+    });
+
   return program;
 }
