@@ -47,32 +47,32 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
         const f = pte[i]!;
         if ((f & (PTE_PRESENT_MASK | PTE_MIGRATION)) === 0) continue;
         const pfn = v.pfn[i]!;
-        const where = `${p.comm}[${p.pid}] ${v.name} ${hex(v.start + i * port.pageSize)} -> pfn ${hex(pfn)}`;
+        const at = (): string => `${p.comm}[${p.pid}] ${v.name} ${hex(v.start + i * port.pageSize)} -> pfn ${hex(pfn)}`;
         if (pfn === port.zeroPfn) {
           if (port.getToken(pfn) !== 0 && add(`data: the zero page holds data (token ${port.getToken(pfn)})`))
             return out;
           continue;
         }
-        if (port.isFree(pfn) && add(`mapped page is free: ${where}`)) return out;
+        if (port.isFree(pfn) && add(`mapped page is free: ${at()}`)) return out;
         if ((f & PTE_MIGRATION) !== 0) migrating.add(pfn);
         refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
         if (!port.testFlag(pfn, PageFlag.Anon) || port.getOwner(pfn) !== v.pgoff + i) {
-          if (add(`rmap: ${where} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`)) return out;
+          if (add(`rmap: ${at()} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`)) return out;
         }
         if (port.getToken(pfn) !== v.token[i]) {
-          const m = `data: ${where} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
+          const m = `data: ${at()} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
           if (add(m)) return out;
         }
         if (enabled && (f & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED)) {
           tagged.add(pfn);
           if (!port.testFlag(pfn, PageFlag.TagStorageReserved) && port.tagPageOf(pfn) >= 0) {
-            if (add(`tag storage: ${where} is mapped tagged without PG_tag_storage_reserved`)) return out;
+            if (add(`tag storage: ${at()} is mapped tagged without PG_tag_storage_reserved`)) return out;
           } else if (
             port.tagBlockRefcount !== undefined &&
             port.tagPageOf(pfn) >= 0 &&
             port.tagBlockRefcount(pfn) < 2
           ) {
-            if (add(`tag storage: ${where} is mapped tagged but its tag block is not reserved`)) return out;
+            if (add(`tag storage: ${at()} is mapped tagged but its tag block is not reserved`)) return out;
           }
         }
         if (
@@ -81,7 +81,7 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
           port.isMetadataPage(pfn) &&
           port.isTagBlockReserved(pfn)
         ) {
-          if (add(`tag storage: reserved tag block page ${hex(pfn)} holds process data (${where})`)) return out;
+          if (add(`tag storage: reserved tag block page ${hex(pfn)} holds process data (${at()})`)) return out;
         }
       }
     }

@@ -356,14 +356,18 @@ export class Interpreter implements ExpectContext {
     const [p, m] = pm;
     const a = range === undefined ? m.start : m.start + range.start;
     const b = range === undefined ? m.end : m.start + range.end;
-    const ps = this.layer.port.pageSize;
+    const L = this.layer;
+    const ps = L.port.pageSize;
     const seen = new Set<number>();
-    for (let addr = Math.floor(a / 16) * 16; addr < b; addr += 16) {
+    for (let addr = Math.floor(a / 16) * 16; addr < b && seen.size <= 4;) {
       const v = p.mm.findVma(addr);
-      const f = v === undefined ? 0 : v.pte[Math.floor((addr - v.start) / ps)]!;
-      if ((f & PTE_PRESENT_MASK) === 0) return 'not resident';
-      seen.add(this.layer.tagAt(p, addr));
-      if (seen.size > 4) break;
+      const idx = v === undefined ? 0 : Math.floor((addr - v.start) / ps);
+      if (v === undefined || (v.pte[idx]! & PTE_PRESENT_MASK) === 0) return 'not resident';
+      const pageStart = v.start + idx * ps;
+      const pageEnd = Math.min(pageStart + ps, b);
+      const pfn = v.pfn[idx]!;
+      for (let g = (addr - pageStart) / 16; pageStart + g * 16 < pageEnd; g++) seen.add(L.tags.getTag(pfn, g));
+      addr = pageEnd;
     }
     if (seen.size === 1) return [...seen][0]!;
     return `mixed ${[...seen].sort((x, y) => x - y).join(',')}`;
