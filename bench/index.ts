@@ -13,6 +13,7 @@ export type Bench = () => Promise<BenchResult[]> | BenchResult[];
 const benches: [string, () => Promise<{ default: Bench }>][] = [
   ['boot', () => import('./boot.js')],
   ['dt', () => import('./dt.js')],
+  ['mm', () => import('./mm.js')],
 ];
 
 const only = process.argv.slice(2);

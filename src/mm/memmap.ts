@@ -107,12 +107,12 @@ export class MemMap {
     if (sec >= this.sectionToDense.length || pfn < 0) return -1;
     const d = this.sectionToDense[sec] ?? -1;
     if (d < 0) return -1;
-    return d * (this.mask + 1) + (pfn % (this.mask + 1));
+    return d * (this.mask + 1) + (pfn & this.mask);
   }
 
+  /** Dense indices are below 2^32 (they are stored in Uint32 links), so 32-bit shifts are exact. */
   idxToPfn(idx: number): number {
-    const d = Math.floor(idx / (this.mask + 1));
-    return (this.denseSectionPfn[d] ?? 0) + (idx % (this.mask + 1));
+    return (this.denseSectionPfn[idx >>> this.shift] as number) + (idx & this.mask);
   }
 
   /** pfn_valid() for sparsemem: the pfn's section is present. */

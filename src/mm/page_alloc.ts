@@ -145,6 +145,14 @@ const NOOP_ARCH: ArchHooks = {
   pageHasMetadata: () => false,
 };
 
+interface AllocContext {
+  zonelist: Zone[];
+  highest: number;
+  mt: number;
+  preferred: Zone | undefined;
+  allocFlags: number;
+}
+
 const FPI_NONE = 0;
 const FPI_TO_TAIL = 1 << 1;
 
@@ -261,7 +269,7 @@ export class PageAllocator {
   }
 
   private zoneOfIdx(i: number): Zone {
-    const zi = this.sectionZone[Math.floor(i / this.geometry.pagesPerSection)] ?? -1;
+    const zi = this.sectionZone[i >>> this.geometry.pfnSectionShift] as number;
     if (zi >= 0) return this.zones[zi] as Zone;
     const z = this.zoneForPfn(this.memmap.idxToPfn(i));
     if (!z) throw new RangeError(`pfn 0x${this.memmap.idxToPfn(i).toString(16)} is in no zone`);
@@ -379,10 +387,10 @@ export class PageAllocator {
     const mm = this.memmap;
     const maxOrder = this.geometry.maxOrder;
     const pbOrder = this.geometry.pageblockOrder;
-    if (mt !== MIGRATE_ISOLATE) this.modZoneFreepageState(z, 2 ** order, mt);
+    if (mt !== MIGRATE_ISOLATE) this.modZoneFreepageState(z, 1 << order, mt);
     let buddyPfn = -1;
     while (order < maxOrder) {
-      const size = 2 ** order;
+      const size = 1 << order;
       const b = (i & size) !== 0 ? i - size : i + size;
       buddyPfn = (i & size) !== 0 ? pfn - size : pfn + size;
       if (!this.isBuddy(z, b, buddyPfn, order)) break;
@@ -402,13 +410,14 @@ export class PageAllocator {
     else if (order >= maxOrder - 1 || buddyPfn < 0) toTail = false;
     else {
       // buddy_merge_likely(): is the buddy of the next-higher block free?
-      const size = 2 ** order;
+      const size = 1 << order;
       const hi = (i & size) !== 0 ? i - size : i;
       const hiPfn = (i & size) !== 0 ? pfn - size : pfn;
       const size2 = size * 2;
       const hb = (hi & size2) !== 0 ? hi - size2 : hi + size2;
       const hbPfn = (hi & size2) !== 0 ? hiPfn - size2 : hiPfn + size2;
-      toTail = mm.pfnToIdx(hbPfn) === hb && this.isBuddy(z, hb, hbPfn, order + 1);
+      // The 2^(order+2) block holding both is at most a MAX_ORDER block, so inside one section.
+      toTail = this.isBuddy(z, hb, hbPfn, order + 1);
     }
     this.addToFreeList(z, i, order, mt, toTail);
   }
@@ -417,7 +426,7 @@ export class PageAllocator {
   private expand(z: Zone, i: number, low: number, high: number, mt: number): void {
     while (high > low) {
       high--;
-      this.addToFreeList(z, i + 2 ** high, high, mt, false);
+      this.addToFreeList(z, i + (1 << high), high, mt, false);
     }
   }
 
@@ -482,8 +491,8 @@ export class PageAllocator {
       }
       const o = (w0 >>> 16) & 0xff;
       this.moveToFreeList(z, k, o, mt);
-      k += 2 ** o;
-      moved += 2 ** o;
+      k += 1 << o;
+      moved += 1 << o;
     }
     return moved;
   }
@@ -492,7 +501,7 @@ export class PageAllocator {
   /** change_pageblock_range(). */
   private changePageblockRange(i: number, order: number, mt: number): void {
     const nr = this.geometry.pageblockNrPages;
-    for (let k = 0; k < 2 ** order; k += nr) this.memmap.setPageblockMigratetypeAt(i + k, mt);
+    for (let k = 0; k < 1 << order; k += nr) this.memmap.setPageblockMigratetypeAt(i + k, mt);
   }
 
   /** boost_watermark(). */
@@ -662,10 +671,11 @@ export class PageAllocator {
       if (i < 0) break;
       const pmt = (this.memmap.u32[i * 4] as number) >>> 24;
       this.pcpAdd(pcp, pindex, i, order, pmt, true);
-      if (pmt === MIGRATE_CMA) s[NR_FREE_CMA_PAGES] = (s[NR_FREE_CMA_PAGES] as number) - 2 ** order;
-      else if (pmt === MIGRATE_METADATA) s[NR_FREE_METADATA_PAGES] = (s[NR_FREE_METADATA_PAGES] as number) - 2 ** order;
+      if (pmt === MIGRATE_CMA) s[NR_FREE_CMA_PAGES] = (s[NR_FREE_CMA_PAGES] as number) - (1 << order);
+      else if (pmt === MIGRATE_METADATA)
+        s[NR_FREE_METADATA_PAGES] = (s[NR_FREE_METADATA_PAGES] as number) - (1 << order);
     }
-    s[NR_FREE_PAGES] = (s[NR_FREE_PAGES] as number) - k * 2 ** order;
+    s[NR_FREE_PAGES] = (s[NR_FREE_PAGES] as number) - k * (1 << order);
     return k;
   }
 
@@ -680,7 +690,7 @@ export class PageAllocator {
         if (++pindex > NR_PCP_LISTS - 1) pindex = 0;
       } while ((pcp.heads[pindex] as number) === NIL);
       const order = this.pindexToOrder(pindex);
-      const nr = 2 ** order;
+      const nr = 1 << order;
       do {
         const i = pcp.tails[pindex] as number;
         let mt = mm.auxAt(i);
@@ -714,10 +724,10 @@ export class PageAllocator {
 
   /** free_unref_page_commit(). */
   private freeUnrefPageCommit(z: Zone, pcp: PerCpuPages, i: number, mt: number, order: number): void {
-    this.events.count(PGFREE, 2 ** order);
+    this.events.count(PGFREE, 1 << order);
     const pindex = this.orderToPindex(mt, order);
     this.pcpAdd(pcp, pindex, i, order, mt, false);
-    pcp.count += 2 ** order;
+    pcp.count += 1 << order;
     const freeHigh = pcp.freeFactor > 0 && order > 0 && order <= this.geometry.costlyOrder;
     const high = this.nrPcpHigh(pcp, z, freeHigh);
     if (pcp.count >= high) this.freePcppagesBulk(z, this.nrPcpFree(pcp, high, pcp.batch, freeHigh), pcp, pindex);
@@ -732,20 +742,20 @@ export class PageAllocator {
       let batch = pcp.batch;
       if (batch > 1) batch = Math.max(batch >> order, 2);
       const alloced = this.rmqueueBulk(z, order, batch, pcp, pindex, mt, allocFlags);
-      pcp.count += alloced * 2 ** order;
+      pcp.count += alloced * (1 << order);
       if ((pcp.heads[pindex] as number) === NIL) return -1;
     }
     const i = pcp.heads[pindex] as number;
     this.pcpUnlink(pcp, pindex, i);
-    pcp.count -= 2 ** order;
+    pcp.count -= 1 << order;
     this.countAlloc(preferred, z, order);
     return i;
   }
 
   private countAlloc(preferred: Zone, z: Zone, order: number): void {
-    this.events.count(PGALLOC_DMA + z.idx, 2 ** order);
+    this.events.count(PGALLOC_DMA + z.idx, 1 << order);
     // zone_statistics(): one NUMA event per allocation (nr_account = 1).
-    const localNid = this.cpuToNode[this.cpu] ?? 0;
+    const localNid = this.cpuToNode[this.cpu] as number;
     const ne = z.numaEvents;
     if (z.nid === preferred.nid) ne[NUMA_HIT] = (ne[NUMA_HIT] as number) + 1;
     else {
@@ -764,7 +774,7 @@ export class PageAllocator {
       i = this.rmqueueIdx(z, order, mt, allocFlags);
       if (i < 0) return -1;
     }
-    this.modZoneFreepageState(z, -(2 ** order), this.memmap.auxAt(i));
+    this.modZoneFreepageState(z, -(1 << order), this.memmap.auxAt(i));
     this.countAlloc(preferred, z, order);
     return i;
   }
@@ -797,7 +807,7 @@ export class PageAllocator {
 
   /** __zone_watermark_unusable_free(): CMA and (v1 §3.4) METADATA free pages don't count unless allowed. */
   private unusableFree(z: Zone, order: number, allocFlags: number): number {
-    let u = 2 ** order - 1;
+    let u = (1 << order) - 1;
     if (!(allocFlags & ALLOC_RESERVES)) u += z.nrReservedHighatomic;
     if (!(allocFlags & ALLOC_CMA)) u += z.vmStat[NR_FREE_CMA_PAGES] as number;
     if (!(allocFlags & ALLOC_FROM_METADATA)) u += z.vmStat[NR_FREE_METADATA_PAGES] as number;
@@ -931,7 +941,7 @@ export class PageAllocator {
     mm.i32[i * 4 + 1] = 1;
     u[i * 4 + 2] = 0;
     u[i * 4 + 3] = 0;
-    if (gfp & __GFP_ZERO) for (let k = 1; k < 2 ** order; k++) u[(i + k) * 4 + 3] = 0;
+    if (gfp & __GFP_ZERO) for (let k = 1; k < 1 << order; k++) u[(i + k) * 4 + 3] = 0;
   }
 
   /** First zone of the zonelist at or below `highest` (first_zones_zonelist). */
@@ -946,19 +956,37 @@ export class PageAllocator {
    */
   allocPages(order: number, gfp: number, nid?: number): number {
     if (order > this.geometry.maxOrder) return -1;
-    const node = nid ?? this.cpuToNode[this.cpu] ?? 0;
+    const node = nid ?? (this.cpuToNode[this.cpu] as number);
+    const meta = this.arch.metadataEnabled;
+    // prepare_alloc_pages() + the fast-path alloc flags depend only on (gfp, node, key): cached.
+    const key = (gfp * 1024 + node) * 2 + (meta ? 1 : 0);
+    let ctx = this.allocCtx.get(key);
+    if (ctx === undefined) {
+      ctx = this.prepareAllocContext(gfp, node, meta);
+      this.allocCtx.set(key, ctx);
+    }
+    if (!ctx.preferred) return -1;
+    this.reserveFailures = 0;
+    let i = this.getPageFromFreelist(gfp, order, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
+    if (i < 0) i = this.allocPagesSlowpath(gfp, order, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
+    return i < 0 ? -1 : this.memmap.idxToPfn(i);
+  }
+
+  private readonly allocCtx = new Map<number, AllocContext>();
+
+  /** Forget cached allocation contexts (after zones are populated or mobility grouping changes). */
+  invalidateAllocContexts(): void {
+    this.allocCtx.clear();
+  }
+
+  private prepareAllocContext(gfp: number, node: number, meta: boolean): AllocContext {
     const zonelist = this.zonelists[node] ?? this.zonelists[this.nodes[0]?.nodeId ?? 0] ?? [];
     const highest = gfpZone(gfp);
     const mt = this.pageGroupByMobilityDisabled ? MIGRATE_UNMOVABLE : gfpMigratetype(gfp);
     const preferred = this.preferredZone(zonelist, highest);
-    if (!preferred) return -1;
-    const meta = this.arch.metadataEnabled;
     let allocFlags = gfpToAllocFlagsFast(gfp, ALLOC_WMARK_LOW, meta);
     allocFlags |= this.allocFlagsNofragment(preferred, gfp);
-    this.reserveFailures = 0;
-    let i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
-    if (i < 0) i = this.allocPagesSlowpath(gfp, order, highest, mt, zonelist, preferred);
-    return i < 0 ? -1 : this.memmap.idxToPfn(i);
+    return { zonelist, highest, mt, preferred, allocFlags };
   }
 
   /** __alloc_pages_slowpath(), reduced to the steps the emulator models. */
@@ -1016,7 +1044,13 @@ export class PageAllocator {
   /** Clears the page words of a block leaving the allocator (flags, refcount, owner, token). */
   private clearPages(i: number, order: number): void {
     const u = this.memmap.u32;
-    const n = 2 ** order;
+    if (order === 0) {
+      u[i * 4] = 0;
+      u[i * 4 + 1] = 0;
+      u[i * 4 + 2] = 0;
+      return;
+    }
+    const n = 1 << order;
     for (let k = 0; k < n; k++) {
       const w = (i + k) * 4;
       u[w] = 0;
@@ -1050,7 +1084,7 @@ export class PageAllocator {
       return;
     }
     this.freeOneIdx(z, i, pfn, order, mt, FPI_NONE);
-    this.events.count(PGFREE, 2 ** order);
+    this.events.count(PGFREE, 1 << order);
   }
 
   /** drain_pages_zone() for every cpu. */
@@ -1086,9 +1120,9 @@ export class PageAllocator {
       const end = Math.min(endPfn, z.zoneEndPfn, secEnd);
       while (pfn < end) {
         let order = 0;
-        while (order < maxOrder && pfn % 2 ** (order + 1) === 0) order++;
-        while (pfn + 2 ** order > end) order--;
-        const nr = 2 ** order;
+        while (order < maxOrder && pfn % (1 << (order + 1)) === 0) order++;
+        while (pfn + (1 << order) > end) order--;
+        const nr = 1 << order;
         const k = mm.pfnToIdx(pfn);
         z.managedPages += nr;
         this.freeOneIdx(z, k, pfn, order, mm.pageblockMigratetypeAt(k), FPI_TO_TAIL);
@@ -1289,7 +1323,7 @@ export class PageAllocator {
     const mm = this.memmap;
     const pbOrder = this.geometry.pageblockOrder;
     for (let o = pbOrder + 1; o <= this.geometry.maxOrder; o++) {
-      const head = pb - (pb % 2 ** o);
+      const head = pb - (pb % (1 << o));
       const w0 = mm.u32[head * 4] as number;
       if (!(w0 & PG_buddy) || ((w0 >>> 16) & 0xff) !== o) continue;
       const mt = this.delFromFreeList(z, head, o);
@@ -1297,7 +1331,7 @@ export class PageAllocator {
       let page = head;
       while (high > pbOrder) {
         high--;
-        const size = 2 ** high;
+        const size = 1 << high;
         let other: number;
         if (pb >= page + size) {
           other = page;
@@ -1346,7 +1380,7 @@ export class PageAllocator {
     if (w0 & PG_buddy) {
       const order = (w0 >>> 16) & 0xff;
       if (order >= this.geometry.pageblockOrder && order < this.geometry.maxOrder) {
-        const size = 2 ** order;
+        const size = 1 << order;
         const b = (i & size) !== 0 ? i - size : i + size;
         const p = mm.idxToPfn(i);
         const bp = (i & size) !== 0 ? p - size : p + size;
@@ -1369,20 +1403,20 @@ export class PageAllocator {
     const mm = this.memmap;
     const mt = mm.pageblockMigratetypeAt(i);
     if (mt !== MIGRATE_ISOLATE) {
-      const wm = (z.watermark[WMARK_MIN] as number) + 2 ** order;
+      const wm = (z.watermark[WMARK_MIN] as number) + (1 << order);
       // v1 patch 24: the WMARK_MIN check passes ALLOC_CMA | ALLOC_FROM_METADATA (§3.4).
       if (!this.zoneWatermarkOk(z, 0, wm, 0, ALLOC_CMA | ALLOC_FROM_METADATA)) return 0;
-      this.modZoneFreepageState(z, -(2 ** order), mt);
+      this.modZoneFreepageState(z, -(1 << order), mt);
     }
     this.delFromFreeList(z, i, order);
     if (order >= this.geometry.pageblockOrder - 1) {
       const pbn = this.geometry.pageblockNrPages;
-      for (let k = 0; k < 2 ** order; k += pbn) {
+      for (let k = 0; k < 1 << order; k += pbn) {
         const m = mm.pageblockMigratetypeAt(i + k);
         if (migratetypeIsMergeable(m)) mm.setPageblockMigratetypeAt(i + k, MIGRATE_MOVABLE);
       }
     }
-    return 2 ** order;
+    return 1 << order;
   }
 
   /**
@@ -1403,7 +1437,7 @@ export class PageAllocator {
     const i = mm.pfnToIdx(pfn);
     if (i < 0) return null;
     for (let o = 0; o <= this.geometry.maxOrder; o++) {
-      const head = i - (i % 2 ** o);
+      const head = i - (i % (1 << o));
       const w0 = mm.u32[head * 4] as number;
       if (w0 & PG_buddy && ((w0 >>> 16) & 0xff) >= o) {
         return { pfn: pfn - (i - head), order: (w0 >>> 16) & 0xff, mt: w0 >>> 24 };
@@ -1426,7 +1460,7 @@ export class PageAllocator {
     const i = mm.pfnToIdx(pfn);
     if (i < 0) return false;
     for (let o = 0; o <= this.geometry.maxOrder; o++) {
-      const head = i - (i % 2 ** o);
+      const head = i - (i % (1 << o));
       const w0 = mm.u32[head * 4] as number;
       const pageOrder = (w0 >>> 16) & 0xff;
       if (w0 & PG_buddy && pageOrder >= o) {
@@ -1437,7 +1471,7 @@ export class PageAllocator {
         let page = head;
         while (high > 0) {
           high--;
-          const size = 2 ** high;
+          const size = 1 << high;
           let buddy: number;
           if (i >= page + size) {
             buddy = page;
@@ -1470,7 +1504,7 @@ export class PageAllocator {
   /** Free pages on `mt`'s lists of a zone (walking the lists). */
   freePagesOfType(z: Zone, mt: number): number {
     let n = 0;
-    for (let o = 0; o <= this.geometry.maxOrder; o++) n += z.freeListCount(o, mt) * 2 ** o;
+    for (let o = 0; o <= this.geometry.maxOrder; o++) n += z.freeListCount(o, mt) * (1 << o);
     return n;
   }
 
@@ -1501,9 +1535,9 @@ export class PageAllocator {
               );
             if ((mm.u32[i * 4 + 3] as number) !== prev)
               errs.push(`${z.name}: bad prev link at pfn 0x${pfn.toString(16)}`);
-            if (!z.spansPfn(pfn) || !z.spansPfn(pfn + 2 ** o - 1))
+            if (!z.spansPfn(pfn) || !z.spansPfn(pfn + (1 << o) - 1))
               errs.push(`${z.name}: pfn 0x${pfn.toString(16)} outside zone`);
-            if (i % 2 ** o !== 0) errs.push(`${z.name}: pfn 0x${pfn.toString(16)} misaligned for order ${o}`);
+            if (i % (1 << o) !== 0) errs.push(`${z.name}: pfn 0x${pfn.toString(16)} misaligned for order ${o}`);
             prev = i;
             if (++n > mm.nrPages) {
               errs.push(`${z.name}: list order ${o} type ${mt} loops`);
@@ -1514,8 +1548,8 @@ export class PageAllocator {
           if (n !== z.freeCount[li])
             errs.push(`${z.name}: order ${o} type ${mt}: ${n} blocks, count ${z.freeCount[li]}`);
           orderBlocks += n;
-          if (mt !== MIGRATE_ISOLATE) free += n * 2 ** o;
-          if (mt === MIGRATE_METADATA) meta += n * 2 ** o;
+          if (mt !== MIGRATE_ISOLATE) free += n * (1 << o);
+          if (mt === MIGRATE_METADATA) meta += n * (1 << o);
         }
         if (orderBlocks !== z.nrFree[o])
           errs.push(`${z.name}: order ${o}: ${orderBlocks} blocks, nr_free ${z.nrFree[o]}`);
@@ -1530,7 +1564,7 @@ export class PageAllocator {
           const order = this.pindexToOrder(p);
           for (let i = pcp.heads[p] as number; i !== NIL; i = mm.u32[i * 4 + 2] as number) {
             if (!((mm.u32[i * 4] as number) & PG_pcp)) errs.push(`${z.name}: cpu ${cpu} pcp page without PG_pcp`);
-            n += 2 ** order;
+            n += 1 << order;
             if (n > mm.nrPages * 2) break;
           }
         }

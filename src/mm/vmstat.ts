@@ -333,7 +333,7 @@ export class VmEvents {
 
   /** count_vm_events(item, delta). */
   count(item: number, delta = 1): void {
-    this.v[item] = (this.v[item] ?? 0) + delta;
+    this.v[item] = (this.v[item] as number) + delta;
   }
 
   get(item: number): number {
