@@ -14,6 +14,7 @@ const benches: [string, () => Promise<{ default: Bench }>][] = [
   ['boot', () => import('./boot.js')],
   ['dt', () => import('./dt.js')],
   ['mm', () => import('./mm.js')],
+  ['fault', () => import('./fault.js')],
 ];
 
 const only = process.argv.slice(2);
