@@ -83,7 +83,7 @@ const SEVERITY_OF: Record<TagOutcome, CheckSeverity> = {
 
 /** One line per outcome, for the summary. */
 const STATE_TEXT: Record<TagStorageState, string> = {
-  none: 'no tag storage (no v1 tag storage node found)',
+  none: 'not enabled: no v1 tag storage node found',
   'discovery-failed': 'not enabled: tag storage management disabled at discovery, the regions are removed from memory',
   discovered: 'not activated',
   'left-reserved': 'not enabled: the tag storage stays reserved and unused',
