@@ -139,11 +139,11 @@ function initReservedMemNode(
 export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
   const { platform, memblock: mb, log, pageSize: ps, cmdline } = inp;
 
-  // setup_machine_fdt(): pr_info("Machine model: %s\n", name)
-  if (platform.model !== undefined) log.info(`Machine model: ${platform.model}`);
-  // early_init_dt_scan_nodes(): pr_warn("No chosen node found, continuing without\n")
+  // setup_machine_fdt(): early_init_dt_scan() → early_init_dt_scan_nodes() first (/chosen, memory nodes) ...
   if (!platform.hasChosen) log.warn('OF: fdt: No chosen node found, continuing without');
   for (const b of platform.banks) addMemoryArch(mb, log, b.base, b.size, platform.numa ? b.nid : 0, ps);
+  // ... then pr_info("Machine model: %s\n", name).
+  if (platform.model !== undefined) log.info(`Machine model: ${platform.model}`);
   if (mb.memory.regions.length === 0) {
     throw new InputError(
       'no usable memory: the device tree has no memory node the kernel can boot from',
@@ -158,6 +158,10 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
     memoryLimit = v;
     log.notice(`Memory limited to ${Math.floor(v / SZ_1M)}MB`);
   }
+
+  // efi_init() → efi_get_fdt_params() (drivers/firmware/efi/fdtparams.c, pr_fmt "efi: "): a DT boot without
+  // linux,uefi-system-table in /chosen. (UEFI boots take memory from the EFI memory map: not modelled.)
+  if (!platform.uefi) log.info('efi: UEFI not found.');
 
   // The boot loader placed the Image before any of this ran (kernel_image.ts).
   const first = mb.memory.regions[0]!;

@@ -222,6 +222,7 @@ export function platformFromTree(tree: DtTree, index: DtIndex = new DtIndex(tree
     reservedMemory: Object.freeze(reservedMemory),
     reservedMemoryUnsupported,
     hasChosen: chosen !== undefined,
+    uefi: chosen !== undefined && getProp(chosen, 'linux,uefi-system-table') !== undefined,
     ...(bootargs !== undefined ? { bootargs } : {}),
     cpus,
     numa,

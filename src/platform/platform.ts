@@ -64,6 +64,8 @@ export interface Platform {
   /** `/reserved-memory` exists but its cells differ from the root's or it lacks `ranges`. */
   readonly reservedMemoryUnsupported: boolean;
   readonly hasChosen: boolean;
+  /** `/chosen` has `linux,uefi-system-table` (a UEFI boot; mte-sim still reads memory from the DT). */
+  readonly uefi: boolean;
   /** `/chosen/bootargs`, if any. */
   readonly bootargs?: string;
   /** Number of `device_type = "cpu"` nodes under `/cpus`. */
