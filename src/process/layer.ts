@@ -73,6 +73,9 @@ export class ProcessLayer {
   readonly signals: SignalNote[] = [];
   /** Pending counter deltas, handed to vmstat by flush(). */
   readonly pend = { pgfault: 0, anon: 0, shmem: 0, inactiveAnon: 0, pagetables: 0 };
+  /** Pending nr_zone_inactive_anon per zone index (MmPort.zoneIndexOf). */
+  private readonly pendZone = new Float64Array(16);
+  private pendZoneDirty = false;
   /**
    * Pages held by faults in flight (a `race` step boundary can fall between allocation and mapping, or while
    * do_metadata_none_page holds a page reference): pfn -> number of such holds. The invariants allow for them.
@@ -99,6 +102,10 @@ export class ProcessLayer {
       remapSlot: (vma, idx, pfn) => this.remapMigrated(vma, idx, pfn),
       unaccountAnon: (pfn) => this.unaccountAnon(pfn),
       releasePage: (pfn) => this.releaseNewPage(pfn),
+      moveAccount: (src, dst) => {
+        this.lru(src, -1);
+        this.lru(dst, 1);
+      },
     });
     this.tags = new TagStore(port, (tagPfn) => this.corruptData(tagPfn));
     this.bitsPerLevel = port.pageShift - 3;
@@ -119,10 +126,22 @@ export class ProcessLayer {
     const port = this.port;
     if (p.pgfault !== 0) port.count('pgfault', p.pgfault);
     if (p.anon !== 0) port.count('nr_anon_pages', p.anon);
-    if (p.shmem !== 0) port.count('nr_shmem', p.shmem);
-    if (p.inactiveAnon !== 0) {
-      port.count('nr_inactive_anon', p.inactiveAnon);
-      port.count('nr_zone_inactive_anon', p.inactiveAnon);
+    if (p.shmem !== 0) {
+      // Shared anonymous memory is shmem: page cache (Cached), Shmem, and file-mapped (Mapped) while mapped.
+      port.count('nr_shmem', p.shmem);
+      port.count('nr_file_pages', p.shmem);
+      port.count('nr_mapped', p.shmem);
+    }
+    if (p.inactiveAnon !== 0) port.count('nr_inactive_anon', p.inactiveAnon);
+    if (this.pendZoneDirty) {
+      const z = this.pendZone;
+      for (let i = 0; i < z.length; i++) {
+        if (z[i] === 0) continue;
+        if (port.countZone !== undefined) port.countZone(i, 'nr_zone_inactive_anon', z[i]!);
+        else port.count('nr_zone_inactive_anon', z[i]!);
+        z[i] = 0;
+      }
+      this.pendZoneDirty = false;
     }
     if (p.pagetables !== 0) port.count('nr_page_table_pages', p.pagetables);
     p.pgfault = p.anon = p.shmem = p.inactiveAnon = p.pagetables = 0;
@@ -194,7 +213,15 @@ export class ProcessLayer {
     port.setFlag(pfn, PageFlag.Anon);
     if (vma.anonVma.shared) this.pend.shmem++;
     else this.pend.anon++;
-    this.pend.inactiveAnon++;
+    this.lru(pfn, 1);
+  }
+
+  /** lru_cache_add / del_page_from_lru_list for the inactive anon list (new anon pages start inactive, v6.5). */
+  private lru(pfn: number, delta: number): void {
+    this.pend.inactiveAnon += delta;
+    const zi = this.port.zoneIndexOf !== undefined ? this.port.zoneIndexOf(pfn) : 0;
+    this.pendZone[zi & 15] = this.pendZone[zi & 15]! + delta;
+    this.pendZoneDirty = true;
   }
 
   /** put_page: drops a reference; the last one unaccounts and frees the page. */
@@ -215,7 +242,7 @@ export class ProcessLayer {
     const av = this.rmap.anonVmaOf(port.getOwner(pfn));
     if (av !== undefined && av.shared) this.pend.shmem--;
     else this.pend.anon--;
-    this.pend.inactiveAnon--;
+    this.lru(pfn, -1);
     port.clearFlag(pfn, PageFlag.Anon);
     port.setOwner(pfn, 0);
   }

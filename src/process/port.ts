@@ -99,6 +99,10 @@ export interface MmPort {
   /** The allocator's own free-list consistency check (SPEC §5.1): one message per problem. */
   checkFreeLists?(): string[];
 
+  /** Index of pfn's zone in a small per-machine table (page_zone), for per-zone counters; absent: one zone. */
+  zoneIndexOf?(pfn: number): number;
+  /** Adds to a zone stat (`nr_zone_inactive_anon`) of the zone with that index. */
+  countZone?(zoneIndex: number, name: string, delta: number): void;
   /** Adds to a /proc/vmstat event counter (`pgfault`) or a node/zone state (`nr_anon_pages`) by name. */
   count(name: string, delta: number): void;
 }

@@ -16,7 +16,7 @@ import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT, __GFP_TAGGED, __GFP_ZERO } fr
 import { PG_anon, PG_mte_tagged, PG_tag_storage_reserved } from '../mm/memmap.js';
 import type { PageAllocator } from '../mm/page_alloc.js';
 import { NODE_STAT, VM_EVENT, ZONE_STAT } from '../mm/vmstat.js';
-import { MIGRATE_ISOLATE, MIGRATE_METADATA } from '../mm/zone.js';
+import { MIGRATE_ISOLATE, MIGRATE_METADATA, type Zone } from '../mm/zone.js';
 import type { MmPort, PageFlag } from './port.js';
 import { ENOMEM, Gfp, OWNER_PGTABLE } from './port.js';
 
@@ -43,6 +43,7 @@ export class MachinePort implements MmPort {
   private tr: TagReserve | undefined;
   private readonly gfpTable: number[] = [];
   private lastRegion: TagRegion | undefined;
+  private readonly zoneIndex = new Map<Zone, number>();
 
   constructor(d: MachinePortDeps) {
     this.alloc = d.alloc;
@@ -53,6 +54,7 @@ export class MachinePort implements MmPort {
     this.i32 = d.alloc.memmap.i32;
     this.ts = d.tagStorage;
     this.tr = d.tagReserve;
+    d.alloc.zones.forEach((z, i) => this.zoneIndex.set(z, i));
     for (let g = 0; g < 16; g++) {
       let k = 0;
       if (g & Gfp.HighuserMovable) k |= GFP_HIGHUSER_MOVABLE;
@@ -190,6 +192,17 @@ export class MachinePort implements MmPort {
 
   checkFreeLists(): string[] {
     return this.alloc.checkInvariants();
+  }
+
+  zoneIndexOf(pfn: number): number {
+    const z = this.alloc.zoneForPfn(pfn);
+    return z === undefined ? 0 : (this.zoneIndex.get(z) ?? 0);
+  }
+
+  countZone(zoneIndex: number, name: string, delta: number): void {
+    const zs = ZONE_STAT[name];
+    const z = this.alloc.zones[zoneIndex];
+    if (zs !== undefined && z !== undefined) z.vmStat[zs] = (z.vmStat[zs] ?? 0) + delta;
   }
 
   count(name: string, delta: number): void {

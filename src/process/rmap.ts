@@ -58,6 +58,8 @@ export interface RmapOwner {
   unaccountAnon(pfn: number): void;
   /** Free a page the rmap found it no longer needs (a destination with nothing left to map). */
   releasePage(pfn: number): void;
+  /** The LRU position moves from src to dst (per-zone counters follow the page's zone). */
+  moveAccount(src: number, dst: number): void;
 }
 
 /** Opaque handle of an unmapped page (migration in flight). */
@@ -182,6 +184,7 @@ export class Rmap {
       port.setOwner(dst, port.getOwner(src));
       port.setFlag(dst, PageFlag.Anon);
       port.setPageRef(dst, slots.length);
+      this.owner.moveAccount(src, dst);
       for (const [vma, idx] of slots) {
         vma.pfn[idx] = dst;
         this.owner.remapSlot(vma, idx, dst);
