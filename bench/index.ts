@@ -15,6 +15,7 @@ const benches: [string, () => Promise<{ default: Bench }>][] = [
   ['dt', () => import('./dt.js')],
   ['mm', () => import('./mm.js')],
   ['fault', () => import('./fault.js')],
+  ['migrate', () => import('./migrate.js')],
 ];
 
 const only = process.argv.slice(2);

@@ -254,6 +254,14 @@ export class Migrator {
     return new MigrationOp(this, src, reason, gfp, avoid);
   }
 
+  /**
+   * Starts a stepwise migration whose destination comes from `dest` (a target zone, node or region chosen
+   * by the caller, e.g. `migrate VMA to=TARGET`), instead of alloc_migration_target.
+   */
+  beginWith(src: number, reason: MigrateReason, dest: DestAllocator): MigrationOp {
+    return new MigrationOp(this, src, reason, this.mm.gfpHighuserMovable, undefined, true, dest);
+  }
+
   /** migrate_pages with a custom destination source (compaction); same return value as migratePages. */
   migratePagesWith(from: number[], reason: MigrateReason, dest: DestAllocator): number {
     return this.migratePages(from, reason, this.mm.gfpHighuserMovable, undefined, dest);
@@ -359,7 +367,8 @@ export class MigrationOp {
     const m = this.m;
     switch (this.next) {
       case MigrateStep.AllocDest: {
-        if (!m.rmap.isMovable(this.src)) return this.fail(EBUSY);
+        // isolate_lru_page: a pinned page could be isolated but will not migrate (-EAGAIN, retried).
+        if (!m.rmap.isMovable(this.src)) return this.fail(m.rmap.isPinned(this.src) ? EAGAIN : EBUSY);
         const dst =
           this.dest !== undefined
             ? this.dest.alloc(this.src, this.order)
@@ -370,7 +379,7 @@ export class MigrationOp {
         return false;
       }
       case MigrateStep.Unmap: {
-        const h = m.rmap.isPinned(this.src) ? null : m.rmap.unmap(this.src);
+        const h = m.rmap.unmap(this.src);
         if (h === null || h === undefined) {
           if (this.dest !== undefined) this.dest.release(this.dst, this.order);
           else m.mm.freePages(this.dst, this.order);

@@ -256,7 +256,7 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
 
   // --- rmap ---
   isMovable(pfn: number): boolean {
-    return this.owner[this.folioHead(pfn)] === 1 && !this.free[pfn];
+    return this.owner[this.folioHead(pfn)] === 1 && !this.free[pfn] && !this.isPinned(pfn);
   }
   isPinned(pfn: number): boolean {
     return this.pinned[this.folioHead(pfn)] === 1;
@@ -268,6 +268,7 @@ export class FakeMachine implements IsolationMm, MigrateMm, IsolationRmap, Migra
     return this.folio[pfn]!;
   }
   unmap(pfn: number): unknown {
+    if (this.pinned[pfn]) return null;
     return { pfn };
   }
   /** Where each migrated user page went (src → dst), in order. */

@@ -116,7 +116,8 @@ export function makeRealMachine(o: RealOptions): RealMachine {
     testFlag: (pfn, f) => mm.testFlag(pfn, FLAG_BITS[f]!),
     setFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, true),
     clearFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, false),
-    isFree: (pfn) => alloc.isFree(pfn),
+    // In-use pages have a count; only a page with none can be on a free list.
+    isFree: (pfn) => mm.refcount(pfn) === 0 && alloc.isFree(pfn),
     isIsolatedPageblock: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_ISOLATE,
     isMetadataPage: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_METADATA,
     metadataEnabled: () => ts.metadataEnabled,

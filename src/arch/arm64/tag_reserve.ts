@@ -20,7 +20,15 @@ import type { PageAllocator } from '../../mm/page_alloc.js';
 import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
 import { MIGRATE_METADATA, MIGRATE_MOVABLE } from '../../mm/zone.js';
 import { MteSwapTags, mtePageTagStorageSize } from './mteswap.js';
-import { blockRefCount, kprintf, orderToNumBlocks, type TagStorage, type TagStorageMm } from './mte_tag_storage.js';
+import {
+  TAG_RATIO,
+  blockRefCount,
+  kprintf,
+  orderToNumBlocks,
+  type TagRegion,
+  type TagStorage,
+  type TagStorageMm,
+} from './mte_tag_storage.js';
 
 /** alloc_contig_range attempts per block while it returns -EBUSY (v1: 5, §2.3 step 7). */
 export const RESERVE_CONTIG_TRIES = 5;
@@ -81,6 +89,31 @@ export class TagReserve {
     return this.ts.reservedBlocks.has(block) ? this.mm.pageRef(block) : 0;
   }
 
+  /** The region found by the last findBlock(). */
+  private region: TagRegion | undefined;
+
+  /**
+   * tag_storage_find_block (§2.2) without allocating: the first pfn of the block holding pfn's tags, with the
+   * region in `this.region`; -1 when no region serves pfn. Out-of-range blocks go through H5's look-up, which
+   * prints the kernel's error.
+   */
+  private findBlock(pfn: number): number {
+    const regions = this.ts.regions;
+    for (let i = 0; i < regions.length; i++) {
+      const r = regions[i]!;
+      if (pfn < r.mem.start || pfn > r.mem.end) continue;
+      const off = Math.floor((pfn - r.mem.start) / TAG_RATIO);
+      const block = r.tag.start + off - (off % r.blockSizePages);
+      if (block + r.blockSizePages - 1 > r.tag.end) break;
+      this.region = r;
+      return block;
+    }
+    const found = this.ts.findBlock(pfn, this.log);
+    if (found === undefined) return -1;
+    this.region = found.region;
+    return found.block;
+  }
+
   private blockRefAdd(block: number, n: number): number {
     const c = this.mm.pageRef(block) + n;
     this.mm.setPageRef(block, c);
@@ -100,13 +133,13 @@ export class TagReserve {
     if ((g & mm.gfpNoretry) === 0) g |= mm.gfpRetryMayfail;
 
     // Step 3.
-    const found = ts.findBlock(pfn, this.log);
-    if (found === undefined) {
+    const startBlock = this.findBlock(pfn);
+    if (startBlock < 0) {
       ts.warnMissingBlock(this.log, pfn);
       this.stats.missingRegion++;
       return 0;
     }
-    const { block: startBlock, region } = found;
+    const region = this.region!;
     const bs = region.blockSizePages;
     const endBlock = startBlock + orderToNumBlocks(order) * bs;
     const count = blockRefCount(order, region);
@@ -180,7 +213,7 @@ export class TagReserve {
       this.log.warn(kprintf('pfn 0x%lx is not tagged', [pfn]));
       return;
     }
-    const found = ts.findBlock(pfn, this.log);
+    const startBlock = this.findBlock(pfn);
     const nr = 1 << order;
     // Step 4 (patch 33): tags saved for these pages are stale now.
     this.swapTags.erasePageTagsByPfnRange(pfn, nr);
@@ -188,8 +221,8 @@ export class TagReserve {
       mm.clearFlag(pfn + i, MigFlag.TagStorageReserved);
       mm.clearFlag(pfn + i, MigFlag.MteTagged);
     }
-    if (found === undefined) return;
-    const { block: startBlock, region } = found;
+    if (startBlock < 0) return;
+    const region = this.region!;
     const bs = region.blockSizePages;
     const endBlock = startBlock + orderToNumBlocks(order) * bs;
     const count = blockRefCount(order, region);

@@ -1,0 +1,200 @@
+/**
+ * Migration benchmarks (SPEC §8, issue #4/#5): 1 GiB of tagged demand while tag storage is full of movable
+ * data (every tag block taken forces an alloc_contig_range that migrates the data living there), and 1 GiB
+ * of page migration (tagged pages: destination with tag storage, tags copied). Rates in pages per second.
+ *
+ * The machine: one Normal zone of tagged memory plus its 1/32 of tag storage as METADATA pageblocks, the
+ * buddy allocator with TagStorageReuse installed, and the process layer on an MmPort over both.
+ */
+import type { Bench, BenchResult } from './index.js';
+import { KernelLog } from '../src/sim/log.js';
+import { geometryFor } from '../src/mm/geometry.js';
+import { MemMap, PG_anon, PG_locked, PG_mte_tagged, PG_tag_storage_reserved } from '../src/mm/memmap.js';
+import { PageAllocator } from '../src/mm/page_alloc.js';
+import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ACCOUNT, __GFP_TAGGED, __GFP_ZERO } from '../src/mm/gfp.js';
+import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES, VM_EVENT } from '../src/mm/vmstat.js';
+import {
+  MIGRATE_ISOLATE,
+  MIGRATE_METADATA,
+  ZONE_DMA,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  Zone,
+} from '../src/mm/zone.js';
+import { MigrateReason } from '../src/mm/migrate.js';
+import { TagStorage, type TagRegion } from '../src/arch/arm64/mte_tag_storage.js';
+import { TagStorageReuse } from '../src/arch/arm64/tag_reserve.js';
+import { Gfp, type MmPort } from '../src/process/port.js';
+import { ProcessLayer } from '../src/process/layer.js';
+import { VM_MTE, VM_READ, VM_WRITE } from '../src/process/mm.js';
+
+const MiB = 1024 * 1024;
+const RW = VM_READ | VM_WRITE;
+
+interface BenchMachine {
+  alloc: PageAllocator;
+  ts: TagStorage;
+  region: TagRegion;
+  reuse: TagStorageReuse;
+  layer: ProcessLayer;
+  ev(name: string): number;
+}
+
+const FLAG_BITS = [PG_mte_tagged, PG_tag_storage_reserved, PG_anon, PG_locked];
+
+function toGfp(g: number): number {
+  let out = 0;
+  if (g & Gfp.HighuserMovable) out |= GFP_HIGHUSER_MOVABLE;
+  if (g & Gfp.Tagged) out |= __GFP_TAGGED;
+  if (g & Gfp.PgtableUser) out |= GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT;
+  if (g & Gfp.Zero) out |= __GFP_ZERO;
+  return out;
+}
+
+/** `dataMiB` of tagged memory at 4 GiB (Normal), its tag storage right after it, 16 MiB of DMA at 2 GiB. */
+function machine(dataMiB: number): BenchMachine {
+  const g = geometryFor(4096);
+  const log = new KernelLog();
+  const normStart = 0x100000000 / g.pageSize;
+  const dataPages = (dataMiB * MiB) / g.pageSize;
+  const tagPages = dataPages / 32;
+  const dmaStart = 0x80000000 / g.pageSize;
+  const dmaPages = (16 * MiB) / g.pageSize;
+  const memmap = new MemMap(g, [
+    { startPfn: dmaStart, endPfn: dmaStart + dmaPages },
+    { startPfn: normStart, endPfn: normStart + dataPages + tagPages },
+  ]);
+  const z = (idx: number, start: number, pages: number): Zone =>
+    new Zone({ idx, nid: 0, zoneStartPfn: start, spannedPages: pages, presentPages: pages }, g.nrOrders, 1);
+  const zones = [
+    z(ZONE_DMA, dmaStart, dmaPages),
+    z(ZONE_DMA32, 0, 0),
+    z(ZONE_NORMAL, normStart, dataPages + tagPages),
+    z(ZONE_MOVABLE, 0, 0),
+  ];
+  const alloc = new PageAllocator({ geometry: g, memmap, zones, cpus: 1 });
+  alloc.freeBootmem(dmaStart, dmaStart + dmaPages);
+  alloc.freeBootmem(normStart, normStart + dataPages);
+  alloc.setupPerCpuPageset();
+  const ts = new TagStorage(g.pageSize, g.pageblockNrPages);
+  const region: TagRegion = {
+    mem: { start: normStart, end: normStart + dataPages - 1 },
+    tag: { start: normStart + dataPages, end: normStart + dataPages + tagPages - 1 },
+    blockSizePages: 1,
+    blockSizeBytes: g.pageSize,
+    nid: 0,
+    node: '/metadata@0',
+    memoryNode: '/memory@100000000',
+  };
+  ts.regions.push(region);
+  const reuse = new TagStorageReuse(alloc, ts, log).install();
+  const tsm = reuse.tagStorageMm();
+  for (let p = region.tag.start; p <= region.tag.end; p += g.pageblockNrPages) tsm.initReservedPageblock(p, 'metadata');
+  alloc.setupPerZoneWmarks();
+  ts.metadataEnabled = true;
+  ts.state = 'enabled';
+  const zeroPfn = alloc.allocPages(0, GFP_KERNEL);
+  const mm = memmap;
+  const port: MmPort = {
+    pageSize: g.pageSize,
+    pageShift: g.pageShift,
+    zeroPfn,
+    allocPages: (order, gfp) => alloc.allocPages(order, toGfp(gfp)),
+    freePages: (pfn, order) => alloc.freePages(pfn, order),
+    pageRef: (pfn) => mm.refcount(pfn),
+    setPageRef: (pfn, c) => mm.setRefcount(pfn, c),
+    getOwner: (pfn) => mm.owner(pfn),
+    setOwner: (pfn, v) => mm.setOwner(pfn, v),
+    getToken: (pfn) => mm.token(pfn),
+    setToken: (pfn, v) => mm.setToken(pfn, v),
+    testFlag: (pfn, f) => mm.testFlag(pfn, FLAG_BITS[f]!),
+    setFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, true),
+    clearFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, false),
+    // In-use pages have a count; only a page with none can be on a free list.
+    isFree: (pfn) => mm.refcount(pfn) === 0 && alloc.isFree(pfn),
+    isIsolatedPageblock: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_ISOLATE,
+    isMetadataPage: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_METADATA,
+    metadataEnabled: () => ts.metadataEnabled,
+    reserveMetadata: (pfn, order, gfp) => reuse.reserve.reserveMetadataStorage(pfn, order, toGfp(gfp)),
+    tagPageOf: (pfn) => {
+      const r = region;
+      return pfn >= r.mem.start && pfn <= r.mem.end ? r.tag.start + Math.floor((pfn - r.mem.start) / 32) : -1;
+    },
+    count: (name, delta) => {
+      const i = VM_EVENT[name];
+      if (i !== undefined) alloc.events.count(i, delta);
+    },
+  };
+  const layer = new ProcessLayer(port, { log });
+  reuse.attachProcessLayer(layer);
+  return { alloc, ts, region, reuse, layer, ev: (name) => alloc.events.get(VM_EVENT[name]!) };
+}
+
+function rate(pages: number, ms: number, extra = ''): string {
+  return `${(((pages / ms) * 1000) / 1e6).toFixed(2)} M pages/s (${pages} pages in ${ms.toFixed(0)} ms${extra})`;
+}
+
+/** 1 GiB of tagged first touch after movable data has filled the tag storage. */
+function taggedDemandOverData(): BenchResult {
+  const m = machine(2048);
+  const L = m.layer;
+  // vm.min_free_kbytes small enough that the watermarks let movable data fill the tag storage (with THP's
+  // recommended minimum, 44 MiB of a 2 GiB zone must stay free: more than most of its 64 MiB of tag storage).
+  m.alloc.setMinFreeKbytes(2048);
+  const hog = L.createProcess('hog');
+  const metaFree = (): number => m.alloc.globalZoneState(NR_FREE_METADATA_PAGES);
+  // One big untagged mapping. Its page tables (unmovable: never METADATA) are taken first, one page per
+  // 2 MiB, then the data is written 4 MiB at a time until it has spilled into nearly all of the tag storage
+  // (METADATA is the last resort for movable allocations, kernel-facts §3.2).
+  const freeBytes = m.alloc.globalZoneState(NR_FREE_PAGES) * 4096;
+  const big = L.mmap(hog, 'fill', freeBytes - (freeBytes % (4 * MiB)) - 8 * MiB, RW, false, false)!;
+  for (let a = big.start; a < big.end; a += 2 * MiB) L.touch(hog, a, a + 4096, true);
+  let filled = big.start;
+  while (metaFree() > 64 && filled < big.end) {
+    const r = L.touch(hog, filled, Math.min(filled + 4 * MiB, big.end), true);
+    if (r.result !== 0) throw new Error(`fill failed: ${r.why} with ${metaFree()} METADATA pages free`);
+    filled += 4 * MiB;
+  }
+  // Give back 1.25 GiB of data that lives outside the tag storage, 4 MiB at a time.
+  let freed = 0;
+  for (let a = big.start; a < filled && freed < 1280 * MiB; a += 4 * MiB) {
+    const i0 = (a - big.start) / 4096;
+    let inTag = false;
+    for (let i = i0; i < i0 + 1024 && !inTag; i++) inTag = big.pfn[i]! >= m.region.tag.start;
+    if (inTag) continue;
+    L.munmap(hog, a, a + 4 * MiB);
+    freed += 4 * MiB;
+  }
+  const mig0 = m.ev('pgmigrate_success');
+  const t = L.createProcess('tagged');
+  const v = L.mmap(t, 'mte', 1024 * MiB, RW | VM_MTE, false, false)!;
+  const t0 = performance.now();
+  const r = L.touch(t, v.start, v.end, true);
+  const ms = performance.now() - t0;
+  if (r.result !== 0) throw new Error(`tagged touch failed: ${r.why}`);
+  const migrated = m.ev('pgmigrate_success') - mig0;
+  return {
+    name: 'tagged demand 1 GiB over full tag storage',
+    rate: rate(v.pages, ms, `, ${m.ev('metadata_reserve_success')} tag blocks, ${migrated} data pages migrated`),
+  };
+}
+
+/** migrate_pages of 1 GiB of tagged pages, one folio at a time. */
+function migrate1G(): BenchResult {
+  const m = machine(3072);
+  const L = m.layer;
+  const p = L.createProcess('p');
+  const v = L.mmap(p, 'mte', 1024 * MiB, RW | VM_MTE, false, false)!;
+  L.touch(p, v.start, v.end, true);
+  const srcs = Array.from(v.pfn);
+  const t0 = performance.now();
+  let ok = 0;
+  for (const pfn of srcs) if (m.reuse.migrator.migratePage(pfn, MigrateReason.MR_SYSCALL).rc === 0) ok++;
+  const ms = performance.now() - t0;
+  if (ok !== srcs.length) throw new Error(`${srcs.length - ok} pages not migrated`);
+  return { name: 'migration 1 GiB (tagged)', rate: rate(ok, ms) };
+}
+
+const bench: Bench = () => [migrate1G(), taggedDemandOverData()];
+export default bench;
