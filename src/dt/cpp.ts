@@ -331,6 +331,7 @@ class FileLexer {
 // Output: GCC's printer.
 
 class Printer {
+  constructor(readonly where: () => SrcPos | undefined) {}
   private readonly chunks: string[] = [];
   private line: string[] = [];
   private col = 1;
@@ -351,7 +352,7 @@ class Printer {
     this.line.push(s);
     this.col += s.length;
     this.size += s.length;
-    if (this.size > MAX_OUTPUT_CHARS) throw new InputError('preprocessor output too large', undefined);
+    if (this.size > MAX_OUTPUT_CHARS) throw new InputError('preprocessor output too large', this.where());
   }
 
   marker(line: number, file: string, flag?: 1 | 2): void {
@@ -486,12 +487,16 @@ class Preprocessor {
   private readonly macros = new Map<string, Macro>();
   private readonly files: FileState[] = [];
   private contexts: Context[] = [];
-  private readonly out = new Printer();
+  private readonly out = new Printer(() => this.lastPos);
   private expanded = 0;
   private counter = 0;
   private argNesting = 0;
   private collecting = 0;
   private includes = 0;
+  /** The outermost macro call whose arguments are being expanded: where runaway nesting is reported. */
+  private outerCall: SrcPos | undefined;
+  /** The last token read from a file: where a runaway expansion is reported. */
+  private lastPos: SrcPos | undefined;
   private readonly includeDirs: readonly string[];
   private readonly readFile: ((p: string) => string) | undefined;
 
@@ -583,6 +588,7 @@ class Preprocessor {
         if (this.collecting > 0) t.ws = true;
         else this.out.lineChange(t);
       }
+      this.lastPos = t.pos;
       return t;
     }
   }
@@ -595,7 +601,7 @@ class Preprocessor {
   private pushContext(toks: Tok[], macro: Macro | undefined): void {
     this.expanded += toks.length;
     if (this.expanded > MAX_EXPANDED_TOKENS)
-      throw new InputError(`macro expansion too large (more than ${MAX_EXPANDED_TOKENS} tokens)`, undefined);
+      throw new InputError(`macro expansion too large (more than ${MAX_EXPANDED_TOKENS} tokens)`, this.lastPos);
     if (macro) macro.disabled = true;
     this.contexts.push({ toks, i: 0, macro });
   }
@@ -728,8 +734,9 @@ class Preprocessor {
   }
 
   /** Fully macro-expands an argument on its own (expand_arg). */
-  private expandArg(arg: Tok[]): Tok[] {
-    if (++this.argNesting > MAX_ARG_NESTING) throw new InputError('macro arguments nested too deeply', arg[0]?.pos);
+  private expandArg(arg: Tok[], call?: Tok): Tok[] {
+    if (this.argNesting === 0) this.outerCall = call?.pos ?? arg[0]?.pos;
+    if (++this.argNesting > MAX_ARG_NESTING) throw new InputError('macro arguments nested too deeply', this.outerCall);
     try {
       const floor = this.contexts.length;
       this.contexts.push({ toks: arg, i: 0, macro: undefined });
@@ -740,7 +747,7 @@ class Preprocessor {
         out.push(t);
         this.expanded++;
         if (this.expanded > MAX_EXPANDED_TOKENS)
-          throw new InputError(`macro expansion too large (more than ${MAX_EXPANDED_TOKENS} tokens)`, undefined);
+          throw new InputError(`macro expansion too large (more than ${MAX_EXPANDED_TOKENS} tokens)`, this.lastPos);
       }
       // Drop the (now empty) argument context and anything above the floor.
       while (this.contexts.length > floor) {
@@ -815,7 +822,7 @@ class Preprocessor {
       }
       let ex = expandedCache.get(pi);
       if (!ex) {
-        ex = this.expandArg(a.map(copyTok));
+        ex = this.expandArg(a.map(copyTok), name);
         expandedCache.set(pi, ex);
       }
       if (k > 0) out.push(pad(b));
@@ -1270,11 +1277,13 @@ class IfExpr {
   private cond(ev: boolean): Val {
     const c = this.binary(0, ev);
     if (!this.isOp('?')) return c;
+    if (++this.depth > 1000) this.fail('#if expression nested too deeply', this.peek());
     this.k++;
     const a = this.comma(ev && c.v !== 0n);
     if (!this.isOp(':')) this.fail("'?' without following ':'", this.peek());
     this.k++;
     const b = this.cond(ev && c.v === 0n);
+    this.depth--;
     const u = a.u || b.u;
     return norm(c.v !== 0n ? a.v : b.v, u);
   }
@@ -1369,7 +1378,9 @@ class IfExpr {
     if (!t) return this.fail('#if with no expression');
     if (t.t === 'op' && ['-', '+', '~', '!'].includes(t.s)) {
       this.k++;
+      if (++this.depth > 1000) this.fail('#if expression nested too deeply', t);
       const v = this.unary(ev);
+      this.depth--;
       if (t.s === '-') return norm(-v.v, v.u);
       if (t.s === '+') return v;
       if (t.s === '~') return norm(~v.v, v.u);

@@ -344,11 +344,12 @@ export class LiveTree {
       const ph = this.phandleProp(n, 'phandle', fail);
       const lph = this.phandleProp(n, 'linux,phandle', fail);
       if (!ph && !lph) continue;
-      if (ph && lph && ph !== lph) fail(n, undefined, `mismatching 'phandle' and 'linux,phandle' properties`);
+      const at = getProperty(n, ph ? 'phandle' : 'linux,phandle');
+      if (ph && lph && ph !== lph) fail(n, at, `mismatching 'phandle' and 'linux,phandle' properties`);
       const v = ph || lph;
       const other = this.phandles.get(v);
       if (other && other !== n)
-        fail(n, undefined, `duplicated phandle 0x${v.toString(16)} (seen before at ${this.fullPath(other)})`);
+        fail(n, at, `duplicated phandle 0x${v.toString(16)} (seen before at ${this.fullPath(other)})`);
       n.phandle = v;
       this.phandles.set(v, n);
     }

@@ -21,6 +21,8 @@ import {
 } from './livetree.js';
 
 const U64 = (1n << 64n) - 1n;
+/** Nodes and parentheses deeper than this are refused (bounded recursion); real trees are < 10 deep. */
+const MAX_NESTING = 500;
 
 export interface ParseResult {
   tree: LiveTree;
@@ -125,9 +127,10 @@ export class Parser {
 
     // devicetree: the first element
     if (this.isOp('/')) {
-      this.next();
+      const slash = this.next();
       const root = this.nodedef();
       root.name = '';
+      root.pos = slash.pos;
       this.tree = new LiveTree(root, this.plugin);
     } else if (this.kind() === 'labelref' || this.kind() === 'pathref') {
       const ref = this.next();
@@ -183,8 +186,11 @@ export class Parser {
   }
 
   /** nodedef: '{' proplist subnodes '}' ';' */
+  private depth = 0;
+
   private nodedef(): LNode {
     const open = this.expectOp('{');
+    if (++this.depth > MAX_NESTING) throw new InputError(`nodes nested more than ${MAX_NESTING} deep`, open.pos);
     const props: LProp[] = [];
     const children: LNode[] = [];
     while (!this.isOp('}')) {
@@ -202,6 +208,7 @@ export class Parser {
         if (this.isOp('{')) {
           const node = this.nodedef();
           node.name = nameTok.text;
+          node.pos = start.pos;
           this.finishSubnode(node, prefix);
           children.push(node);
           continue;
@@ -225,17 +232,18 @@ export class Parser {
         for (let i = labels.length - 1; i >= 0; i--) addLabel(prop.labels, labels[i]!);
         props.push(prop);
       } else {
-        const kw = this.next();
+        this.next();
         if (this.kind() !== 'name') this.syntax('a node name');
         const name = this.next();
         this.expectOp(';');
-        const node = buildNodeDelete(name.text, kw.pos);
+        const node = buildNodeDelete(name.text, start.pos);
         this.finishSubnode(node, prefix);
         children.push(node);
       }
     }
     this.next();
     this.expectOp(';');
+    this.depth--;
     return buildNode(props, children, open.pos);
   }
 
@@ -363,9 +371,11 @@ export class Parser {
       return t.value!;
     }
     if (this.isOp('(')) {
-      this.next();
+      const open = this.next();
+      if (++this.depth > MAX_NESTING) throw new InputError(`expression nested more than ${MAX_NESTING} deep`, open.pos);
       const v = this.expr();
       this.expectOp(')');
+      this.depth--;
       return v;
     }
     return this.syntax("a number or '('");
@@ -374,10 +384,12 @@ export class Parser {
   private expr(): bigint {
     const c = this.binary(0);
     if (!this.isOp('?')) return c;
-    this.next();
+    const q = this.next();
+    if (++this.depth > MAX_NESTING) throw new InputError(`expression nested more than ${MAX_NESTING} deep`, q.pos);
     const a = this.expr();
     this.expectOp(':');
     const b = this.expr();
+    this.depth--;
     return c !== 0n ? a : b;
   }
 
@@ -410,8 +422,10 @@ export class Parser {
     if (this.kind() === 'op') {
       const op = this.tok.text;
       if (op === '-' || op === '~' || op === '!') {
-        this.next();
+        const t = this.next();
+        if (++this.depth > MAX_NESTING) throw new InputError(`expression nested more than ${MAX_NESTING} deep`, t.pos);
         const v = this.unary();
+        this.depth--;
         if (op === '-') return -v & U64;
         if (op === '~') return ~v & U64;
         return v === 0n ? 1n : 0n;
