@@ -84,8 +84,8 @@ describe('discoverTagStorage: success', () => {
     expect(memblock.memory.covers(0xfc000000, 0x3e00000)).toBe(true);
     expect(memblock.reserved.covers(0xfc000000, 0x3e00000)).toBe(true);
     expect(memblock.reserved.covers(0x8fc000000, 0x3e00000)).toBe(true);
-    // The tag storage is added right after memory0 and merges with it in memblock.
-    expect(memblock.endOfDram()).toBe(0x900000000);
+    // The tag storage sits right after each bank, so DRAM now ends at the end of metadata1.
+    expect(memblock.endOfDram()).toBe(0x8ffe00000);
   });
 
   test('numa-node-id is read from the memory node and used for memblock_add_node', () => {
