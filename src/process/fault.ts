@@ -41,6 +41,10 @@ enum Step {
   MdNone,
   MdNoneReserve,
   MdNoneMap,
+  /** do_swap_page before the PTL: read the page (src/process/swap.ts, issue #5). */
+  SwapIn,
+  /** do_swap_page under the PTL: revalidate, restore tags, map, swap_free. */
+  SwapMap,
   Done,
 }
 
@@ -147,8 +151,13 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
       }
       if ((f & PTE_MIGRATION) !== 0) return replay(L, c); // migration_entry_wait
       if ((f & PTE_SWAP) !== 0) {
-        c.why = 'swap-in (do_swap_page) is not modelled yet';
-        return finish(c, FaultResult.NotModelled);
+        if (L.swap === undefined) {
+          c.why = 'swap-in (do_swap_page) is not modelled yet';
+          return finish(c, FaultResult.NotModelled);
+        }
+        c.oldPfn = vma.pfn[idx]!; // the swap entry
+        c.step = Step.SwapIn;
+        return false;
       }
       if ((f & PTE_METADATA_NONE) !== 0 && port.metadataEnabled()) {
         c.step = Step.MdNone;
@@ -268,6 +277,22 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
       const f = vma.pte[idx]!;
       if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) return replay(L, c);
       L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, c.write));
+      return finish(c, FaultResult.Ok);
+    }
+
+    case Step.SwapIn: {
+      const pfn = L.swap!.swapInRead(vma, idx, c.oldPfn);
+      if (pfn === -1) return finish(c, FaultResult.Oom);
+      if (pfn < 0) return replay(L, c);
+      L.hold(pfn);
+      c.page = pfn;
+      c.step = Step.SwapMap;
+      return false;
+    }
+
+    case Step.SwapMap: {
+      L.unhold(c.page);
+      if (!L.swap!.swapInMap(vma, idx, c.oldPfn, c.page, c.write)) return replay(L, c);
       return finish(c, FaultResult.Ok);
     }
 

@@ -29,6 +29,7 @@ import {
 } from './pte.js';
 import type { MigrationHooks } from './rmap.js';
 import { Rmap } from './rmap.js';
+import type { SwapHooks } from './swap.js';
 import { TagStore } from './tags.js';
 
 export interface LayerOptions {
@@ -65,6 +66,8 @@ export class ProcessLayer {
   readonly rmap: Rmap;
   readonly tags: TagStore;
   migration: MigrationHooks | undefined;
+  /** Swap-in and swap-entry freeing (src/process/swap.ts installSwap); undefined: no swap model. */
+  swap: SwapHooks | undefined;
   fixMetadataNone: boolean;
   fixPfnTags: boolean;
   readonly log: KernelLog;
@@ -483,8 +486,8 @@ export class ProcessLayer {
     vma.pfn[idx] = 0;
     vma.token[idx] = 0;
     if ((f & (PTE_PRESENT_MASK | PTE_MIGRATION)) !== 0 && pfn !== this.port.zeroPfn) this.putPage(pfn);
-    // Swap entries (PTE_SWAP) belong to the swap model (issue #5): nothing to free here yet.
-    void PTE_SWAP;
+    // A swap entry: free_swap_and_cache (src/process/swap.ts).
+    else if ((f & PTE_SWAP) !== 0) this.swap?.freeSwapEntry(pfn);
   }
 
   /** munmap(start, end - start). */
