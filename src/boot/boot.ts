@@ -4,9 +4,10 @@
  *
  *   setup_arch              early.ts (memory, tag storage discovery, memblock, memmap, zones)
  *   smp_prepare_boot_cpu    kasan_init_hw_tags() line when KASAN hardware tags are on
- *   build_all_zonelists     `Built %u zonelists, mobility grouping %s.  Total pages: %ld`
  *   (start_kernel)          `Kernel command line: %s`, print_unknown_bootoptions()
- *   mm_core_init → mem_init memblock_free_all (PageAllocator.freeBootmem per free range), mem_init_print_info()
+ *   mm_core_init            build_all_zonelists: `Fallback order for Node %d: `, `Built %u zonelists, mobility
+ *                           grouping %s.  Total pages: %ld`, `Policy zone: %s`; mem_init → memblock_free_all
+ *                           (PageAllocator.freeBootmem per free range), mem_init_print_info()
  *   setup_per_cpu_pageset
  *   core_initcall           mte_tag_storage_activate_regions (src/arch/arm64/mte_tag_storage.ts)
  *   postcore_initcall       init_per_zone_wmark_min (and khugepaged's recommended minimum, user min_free_kbytes)
@@ -33,7 +34,7 @@ import { parseCmdline, unknownParamsLine, type KernelCmdline } from './cmdline.j
 import type { BootConfig, BootContext } from './context.js';
 import { earlyBoot, type EarlyBootState } from './early.js';
 import { DEFAULT_KERNEL_IMAGE_SIZE, MIN_KERNEL_IMAGE_SIZE, type KernelImage } from './kernel_image.js';
-import { memPfnRanges } from './zones.js';
+import { ZONE_MOVABLE, ZONE_NAMES, memPfnRanges } from './zones.js';
 
 /** The boot clock: early boot happens at 0, initcall levels follow at fixed emulated times. */
 export const INITCALL_START_NS = 4_000_000;
@@ -177,18 +178,38 @@ export function bootKernel(opts: BootOptions): BootedSystem {
   if (kasanHwTags)
     log.info('kasan: KernelAddressSanitizer initialized (hw-tags, mode=sync, vmalloc=on, stacktrace=on)');
 
-  // build_all_zonelists(): nr_free_zone_pages() over the early managed estimate (watermarks are still 0).
+  // start_kernel(): pr_notice("Kernel command line: %s\n", saved_command_line), then print_unknown_bootoptions()
+  log.notice(`Kernel command line: ${cmdline.text}`);
+  const unknown = unknownParamsLine(cmdline);
+  if (unknown) log.notice(unknown);
+
+  // mm_core_init() → build_all_zonelists() (v6.4+ calls it from mm_core_init, after the command line):
+  // build_zonelists() per node prints its fallback order (CONFIG_NUMA), then nr_free_zone_pages() over the
+  // early managed estimate (watermarks are still 0) and the policy zone.
   const nodes = early.zones.nodes;
+  for (const n of nodes) {
+    // find_next_best_node() with the default distances: the local node, then the others, higher ids first.
+    const order = [
+      n.nid,
+      ...nodes.map((m) => m.nid).filter((x) => x > n.nid),
+      ...nodes.map((m) => m.nid).filter((x) => x < n.nid),
+    ];
+    log.info(`Fallback order for Node ${n.nid}: ${order.map((x) => `${x} `).join('')}`);
+  }
   let vmTotal = 0;
-  for (const n of nodes) for (const z of n.zones) vmTotal += z.managedEstimate;
+  let policyZone = 0;
+  for (const n of nodes) {
+    for (const z of n.zones) {
+      vmTotal += z.managedEstimate;
+      // check_highest_zone(): the highest populated zone below ZONE_MOVABLE.
+      if (z.presentPages > 0 && z.index < ZONE_MOVABLE && z.index > policyZone) policyZone = z.index;
+    }
+  }
   const mobilityOff = vmTotal < geometry.pageblockNrPages * MIGRATE_TYPES;
   log.info(
     `Built ${nodes.length} zonelists, mobility grouping ${mobilityOff ? 'off' : 'on'}.  Total pages: ${vmTotal}`,
   );
-  // start_kernel(): pr_notice("Kernel command line: %s\n", saved_command_line)
-  log.notice(`Kernel command line: ${cmdline.text}`);
-  const unknown = unknownParamsLine(cmdline);
-  if (unknown) log.notice(unknown);
+  log.info(`Policy zone: ${ZONE_NAMES[policyZone]}`);
 
   // The memmap and zones of free_area_init, as the allocator's typed arrays.
   const ranges = memPfnRanges(memblock.memory.regions, geometry.pageShift);
