@@ -159,7 +159,7 @@ export class Compaction {
         if (mm.pageRef(pfn) > 0 && this.rmap.isMovable(pfn)) {
           const h = this.rmap.folioHead(pfn);
           const fo = this.rmap.folioOrder(h);
-          if (fo === 0 && !this.rmap.isPinned(h)) {
+          if (fo === 0 && !this.rmap.isPinned(h) && !this.migrator.isIsolated(h)) {
             list.push(h);
             if (mm.testFlag(h, MigFlag.MteTagged)) sourceHasMetadata = true;
           }

@@ -167,6 +167,29 @@ export const MIGRATE_STEP_NAMES = ['alloc-dest', 'unmap', 'copy', 'remap', 'free
 export class Migrator {
   /** How many destinations that fell in an excluded range were given back (for tests). */
   excludedDestinations = 0;
+  /**
+   * Folios taken off the LRU for migration (isolate_lru_page) and not yet put back. An isolated folio is
+   * not movable for anyone else: a nested alloc_contig_range (reserving tag storage for the destination)
+   * must not migrate the very page being migrated, as the kernel's LRU isolation guarantees.
+   */
+  private readonly isolated = new Set<number>();
+
+  /** Returns true if the folio at pfn is isolated for migration. */
+  isIsolated(pfn: number): boolean {
+    return this.isolated.size !== 0 && this.isolated.has(pfn);
+  }
+
+  /** isolate_lru_page: false if the folio is already isolated. */
+  isolateFolio(pfn: number): boolean {
+    if (this.isolated.has(pfn)) return false;
+    this.isolated.add(pfn);
+    return true;
+  }
+
+  /** putback_lru_page (or the end of a migration). */
+  putbackFolio(pfn: number): void {
+    this.isolated.delete(pfn);
+  }
 
   constructor(
     readonly mm: MigrateMm,
@@ -287,14 +310,20 @@ export class Migrator {
     avoid?: PfnRange,
     dest?: DestAllocator,
   ): number {
-    let pending = from.slice();
+    // The caller's list is isolated as a whole before the first folio moves (isolate_migratepages_range).
+    let pending: number[] = [];
+    const mine: number[] = [];
+    for (const p of from) {
+      if (this.isolateFolio(p)) mine.push(p);
+      pending.push(p);
+    }
     const failed: number[] = [];
     let rc = 0;
     for (let pass = 0; pass < NR_MAX_MIGRATE_PAGES_RETRY && pending.length > 0 && rc === 0; pass++) {
       const retry: number[] = [];
       for (let i = 0; i < pending.length; i++) {
         const src = pending[i]!;
-        const op = new MigrationOp(this, src, reason, gfp, avoid, false, dest);
+        const op = new MigrationOp(this, src, reason, gfp, avoid, false, dest, true);
         while (!op.step());
         if (op.rc === 0) continue;
         if (op.rc === EAGAIN) {
@@ -312,6 +341,7 @@ export class Migrator {
       pending = retry;
     }
     failed.push(...pending);
+    for (const p of mine) this.putbackFolio(p);
     this.countFailed(failed);
     from.length = 0;
     from.push(...failed);
@@ -339,6 +369,7 @@ export class MigrationOp {
   dst = -1;
   readonly order: number;
   private handle: unknown = null;
+  private holding = false;
 
   constructor(
     private readonly m: Migrator,
@@ -349,6 +380,8 @@ export class MigrationOp {
     /** Count pgmigrate_fail here (single-folio callers); migratePages counts after its retry passes. */
     private readonly countFail = true,
     private readonly dest?: DestAllocator,
+    /** The caller (migratePages) has isolated the folio and puts it back itself. */
+    private readonly preIsolated = false,
   ) {
     this.order = m.rmap.folioOrder(src);
   }
@@ -367,7 +400,12 @@ export class MigrationOp {
     const m = this.m;
     switch (this.next) {
       case MigrateStep.AllocDest: {
-        // isolate_lru_page: a pinned page could be isolated but will not migrate (-EAGAIN, retried).
+        // isolate_lru_page: fails for a folio someone else is migrating; a pinned page could be isolated
+        // but will not migrate (-EAGAIN, retried).
+        if (!this.preIsolated) {
+          if (!m.isolateFolio(this.src)) return this.fail(EBUSY);
+          this.holding = true;
+        }
         if (!m.rmap.isMovable(this.src)) return this.fail(m.rmap.isPinned(this.src) ? EAGAIN : EBUSY);
         const dst =
           this.dest !== undefined
@@ -403,15 +441,22 @@ export class MigrationOp {
         m.mm.freePages(this.src, this.order);
         m.mm.count('pgmigrate_success', 1 << this.order);
         this.next = MigrateStep.Done;
+        this.release();
         return true;
       default:
         return true;
     }
   }
 
+  private release(): void {
+    if (this.holding) this.m.putbackFolio(this.src);
+    this.holding = false;
+  }
+
   private fail(rc: number): boolean {
     this.rc = rc;
     this.next = MigrateStep.Done;
+    this.release();
     if (this.countFail) this.m.mm.count('pgmigrate_fail', 1 << this.order);
     return true;
   }

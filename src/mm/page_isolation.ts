@@ -117,6 +117,7 @@ export class PageIsolation {
       }
       if (this.rmap.isMovable(pfn)) {
         const h = this.rmap.folioHead(pfn);
+        if (this.migrator.isIsolated(h)) return pfn; // off the LRU: not movable by us
         pfn = h + (1 << this.rmap.folioOrder(h));
         continue;
       }
@@ -167,7 +168,7 @@ export class PageIsolation {
       if (mm.pageRef(pfn) !== 0 && this.rmap.isMovable(pfn)) {
         const h = this.rmap.folioHead(pfn);
         // v6.5 skips an anonymous page with more references than mappings (gup pinned): it cannot move.
-        if (!this.rmap.isPinned(h)) list.push(h);
+        if (!this.rmap.isPinned(h) && !this.migrator.isIsolated(h)) list.push(h);
         pfn = h + (1 << this.rmap.folioOrder(h));
         continue;
       }

@@ -3,7 +3,7 @@
  * machine of test/tagres.
  */
 import { FakeMachine, GFP_HIGHUSER_MOVABLE, GFP_TAGGED } from '../tagres/fake.js';
-import { EAGAIN, EBUSY, MigFlag, MigrateReason } from '../../src/mm/migrate.js';
+import { EAGAIN, EBUSY, MIGRATE_REASON_NAMES, MigFlag, MigrateReason } from '../../src/mm/migrate.js';
 
 const MEM = 32 * 512; // 16384 pages, 512 tag pages
 const TAGGED = GFP_HIGHUSER_MOVABLE | GFP_TAGGED;
@@ -145,5 +145,44 @@ describe('migrate_pages', () => {
     const list = pages.slice(0, 3);
     expect(m.migrator.migratePages(list, MigrateReason.MR_COMPACTION)).toBe(-12);
     expect(list).toHaveLength(3);
+  });
+});
+
+describe('folios and METADATA_NONE (§3.5 P11, §5.3)', () => {
+  test('an order-9 tagged folio migrates to a destination with its 16 tag blocks', () => {
+    const m = new FakeMachine({ memPages: MEM, blockSizePages: 1 });
+    const src = m.allocPages(9, TAGGED | 0x100);
+    for (let q = src; q < src + 512; q++) {
+      m.owner[q] = 1;
+      m.token[q] = 900 + q;
+    }
+    m.tagStore.setTags(src + 511, 0, 256, 4);
+    const srcBlocks = [...m.ts.reservedBlocks];
+    expect(srcBlocks).toHaveLength(16);
+    const r = m.migrator.migratePage(src, MigrateReason.MR_SYSCALL);
+    expect(r.rc).toBe(0);
+    expect(r.dst % 512).toBe(0);
+    expect(m.ev('pgmigrate_success')).toBe(512);
+    expect(m.token[r.dst + 511]).toBe(900 + src + 511);
+    expect(m.tagStore.getTag(r.dst + 511, 0)).toBe(4);
+    // Source blocks released, destination blocks reserved: still 16 in all.
+    expect(m.ts.reservedBlocks.size).toBe(16);
+    for (const b of srcBlocks) expect(m.ts.reservedBlocks.has(b)).toBe(false);
+  });
+
+  test('migrate_metadata_none_page moves a tag storage page to a tagged page', () => {
+    const m = new FakeMachine({ memPages: MEM, blockSizePages: 1 });
+    const [T] = m.fillTagStorageWithData(300) as [number];
+    expect(m.migrator.migrateMetadataNonePage(T)).toBe(true);
+    const dst = m.moved.get(T)!;
+    expect(dst).toBeLessThan(m.region.tag.start);
+    expect(m.testFlag(dst, MigFlag.TagStorageReserved)).toBe(true);
+    expect(m.token[dst]).toBe(300 + T);
+    expect(m.log.all().filter((r) => r.level === 'warning')).toEqual([]);
+  });
+
+  test('MR reason names (mm/debug.c) include the series reason', () => {
+    expect(MIGRATE_REASON_NAMES[MigrateReason.MR_CONTIG_RANGE]).toBe('contig_range');
+    expect(MIGRATE_REASON_NAMES[MigrateReason.MR_METADATA_NONE]).toBe('metadata_none');
   });
 });

@@ -199,3 +199,35 @@ describe('tagged demand while tag storage holds data (#4 acceptance 3)', () => {
     for (const p of data) if (!blocks.has(p)) expect(m.token[p]).toBe(5000 + p);
   });
 });
+
+describe('fatal signal and free_contig_range (§2.3 steps 9–10)', () => {
+  test('-EINTR takes the error path, counts the failure and returns 0 (v1 patch 34)', () => {
+    const m = machine(1);
+    m.fillTagStorageWithData(1);
+    m.reserve.fatalSignalPending = () => true;
+    expect(m.reserve.reserveMetadataStorage(0, 0, TAGGED)).toBe(0);
+    expect(m.ev('metadata_reserve_fail')).toBe(1);
+    expect(m.ts.reservedBlocks.size).toBe(0);
+    expect(m.testFlag(0, MigFlag.TagStorageReserved)).toBe(false);
+    expect(m.ev('pgmigrate_success')).toBe(0);
+  });
+
+  test('free_contig_range WARNs about pages still in use', () => {
+    const m = machine(1);
+    const T = m.region.tag.start;
+    expect(m.isolation.allocContigRange(T, T + 2, METADATA, GFP_HIGHUSER_MOVABLE)).toBe(0);
+    m.ref[T + 1] = 2;
+    m.isolation.freeContigRange(T, 2);
+    expect(m.log.all().map((r) => r.text)).toContain('1 pages are still in use!');
+    expect(m.isFree(T)).toBe(true);
+    expect(m.isFree(T + 1)).toBe(false);
+  });
+
+  test('alloc_contig_range of a METADATA range for another migratetype is refused (P24)', () => {
+    const m = machine(1);
+    const T = m.region.tag.start;
+    expect(m.isolation.allocContigRange(T, T + 1, 1, GFP_HIGHUSER_MOVABLE)).toBe(-16);
+    expect(m.pageblockMigratetype(T)).toBe(METADATA);
+    expect(m.isFree(T)).toBe(true);
+  });
+});
