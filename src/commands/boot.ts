@@ -199,14 +199,17 @@ export async function bootCommand(opts: BootCommandOptions): Promise<number> {
     return 0;
   }
   const c = decideColour(globals, opts.stream ?? process.stdout);
+  let printed = false;
   if (!globals.quiet) {
     sinks.out(sys.log.dmesg(globals.verbose ? 'debug' : 'info'));
     sinks.out('\n');
     sinks.out(summaryTables(sys, c));
+    printed = true;
   }
   for (const f of show) {
-    sinks.out(`\n${c.bold(procHeading(f))}\n`);
+    sinks.out(`${printed ? '\n' : ''}${c.bold(procHeading(f))}\n`);
     sinks.out(renderProcFile(sys, f));
+    printed = true;
   }
   return 0;
 }
