@@ -67,10 +67,6 @@ export async function runCommand(opts: RunCommandOptions): Promise<number> {
   const first = scenarios[0]!;
   const cfg = first.config;
 
-  for (const sc of scenarios) {
-    const swap = sc.config.swap;
-    if (swap !== undefined && swap.value > 0) throw new InputError('swap is not modelled yet', swap.pos);
-  }
   let seed = cfg.seed?.value ?? 1;
   if (opts.seed !== undefined) {
     if (!/^\d+$/.test(opts.seed)) throw new UsageError(`--seed expects a non-negative integer, got '${opts.seed}'`);

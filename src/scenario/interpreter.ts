@@ -13,6 +13,7 @@ import { checkInvariants } from '../invariants/check.js';
 import { FaultResult } from '../process/fault.js';
 import type { OpResult, ProcessLayer } from '../process/layer.js';
 import type { Process } from '../process/mm.js';
+import { SwapSystem } from '../process/swap.js';
 import { VM_MTE, VM_READ, VM_WRITE } from '../process/mm.js';
 import { PTE_PRESENT_MASK, PTE_SWAP } from '../process/pte.js';
 import type { ByteRange, ExpectStmt, Prot, ProcStmt, Scenario, ShowStmt, Stmt, ThreadStmt } from './ast.js';
@@ -44,11 +45,9 @@ export interface InterpreterOptions {
 
 /** The statements issue #5 brings (swap, migration, compaction, pressure, fork). */
 const NOT_MODELLED: Partial<Record<string, string>> = {
-  pageout: 'pageout (MADV_PAGEOUT, swap) is not modelled yet',
   migrate: 'migrate (move_pages) is not modelled yet',
   fork: 'fork (copy-on-write of anonymous memory) is not modelled yet',
   compact: 'compact is not modelled yet',
-  pressure: 'pressure (kernel allocations with reclaim) is not modelled yet',
 };
 
 /** Thrown to stop the run after an invariant violation under --check. */
@@ -73,6 +72,7 @@ export class Interpreter implements ExpectContext {
   /** Runs every statement of the scenario. Throws InputError on bad input, InvariantStop on a violation. */
   run(sc: Scenario): void {
     this.flushLog();
+    this.configSwap(sc);
     for (const s of sc.body) this.exec(s);
     this.flushLog();
   }
@@ -108,10 +108,23 @@ export class Interpreter implements ExpectContext {
         this.expect(s);
         break;
       case 'compact':
-      case 'pressure':
         throw new InputError(NOT_MODELLED[s.kind]!, s.pos);
-      default:
-        this.finishOp(s, this.runSequential(s));
+      case 'pressure':
+        this.pressure(s.size.value, s.pos);
+        break;
+      default: {
+        // `current` for the OOM killer; a victim that is `current` exits when its statement ends.
+        const sw = this.swapSys();
+        if (sw !== undefined) sw.current = this.layer.processes.get(s.proc.name);
+        try {
+          this.finishOp(s, this.runSequential(s));
+        } finally {
+          if (sw !== undefined) {
+            sw.current = undefined;
+            sw.reapPending();
+          }
+        }
+      }
     }
     this.afterStep(s.pos);
   }
@@ -198,6 +211,14 @@ export class Interpreter implements ExpectContext {
       case 'exit':
         L.exit(p);
         return ok;
+      case 'pageout': {
+        // MADV_PAGEOUT (src/process/swap.ts); without a swap area nothing can be paged out.
+        const sw = this.swapSys();
+        if (sw === undefined) throw new InputError('pageout needs the swap model (a booted machine)', s.pos);
+        const [a, b] = this.span(p, s.vma, s.range);
+        sw.pageout(p, a, b);
+        return ok;
+      }
       default:
         throw new InputError(`${s.kind} is not supported`, s.pos);
     }
@@ -206,7 +227,12 @@ export class Interpreter implements ExpectContext {
   /** The same statements as KernelOps for `race`. */
   private opFor(s: ThreadStmt): KernelOp {
     const L = this.layer;
-    if (s.kind === 'compact' || s.kind === 'pressure') throw new InputError(NOT_MODELLED[s.kind]!, s.pos);
+    if (s.kind === 'compact') throw new InputError(NOT_MODELLED[s.kind]!, s.pos);
+    if (s.kind === 'pressure') {
+      const bytes = s.size.value;
+      const pos = s.pos;
+      return new AtomicOp(() => this.pressure(bytes, pos));
+    }
     if (s.kind === 'touch') {
       const p = this.proc(s);
       const [a, b] = this.span(p, s.vma, s.range);
@@ -215,6 +241,32 @@ export class Interpreter implements ExpectContext {
     const p = this.layer.processes.get(s.proc.name);
     const locks = s.kind === 'mprotect' || s.kind === 'munmap' || s.kind === 'mmap' || s.kind === 'exit';
     return new AtomicOp(() => this.runSequential(s), locks ? p?.mm : undefined);
+  }
+
+  /** The swap system installed on the layer (src/process/swap.ts), if any. */
+  private swapSys(): SwapSystem | undefined {
+    const sw = this.layer.swap;
+    return sw instanceof SwapSystem ? sw : undefined;
+  }
+
+  /** `config swap=SIZE`: swapon once (a later scenario file's swap size is ignored, like its other config). */
+  private configSwap(sc: Scenario): void {
+    const swap = sc.config.swap;
+    if (swap === undefined || swap.value === 0) return;
+    const sw = this.swapSys();
+    if (sw === undefined) throw new InputError('swap needs the swap model (a booted machine)', swap.pos);
+    if (sw.state.device === undefined) sw.swapon(swap.value);
+  }
+
+  /** `pressure SIZE`: a kernel allocation that reclaims (and OOM-kills) as needed (src/process/swap.ts). */
+  private pressure(bytes: number, pos: SrcPos): void {
+    const sw = this.swapSys();
+    if (sw === undefined || sw.alloc === undefined)
+      throw new InputError('pressure needs the page allocator of a booted machine', pos);
+    const want = Math.ceil(bytes / this.layer.port.pageSize);
+    const got = sw.pressure(bytes);
+    sw.reapPending();
+    if (got < want) this.note(`${formatPos(pos)}: pressure: page allocation failure after ${got} of ${want} pages`);
   }
 
   private finishOp(s: ProcStmt | ThreadStmt, r: OpResult): void {

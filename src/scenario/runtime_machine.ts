@@ -15,6 +15,7 @@ import { formatVmstat, vmstatValues } from '../proc/vmstat.js';
 import { formatZoneinfo } from '../proc/zoneinfo.js';
 import { ProcessLayer } from '../process/layer.js';
 import { MachinePort } from '../process/port_mm.js';
+import { installSwap } from '../process/swap.js';
 import type { KernelLog } from '../sim/log.js';
 import type { CounterFile, ShowFile, ZoneName } from './ast.js';
 import type { Machine } from './runtime.js';
@@ -122,5 +123,8 @@ export function buildRuntime(parts: BootedParts, fixes: SessionFixes): { machine
       },
     });
   }
+  // Swap, reclaim and the OOM killer (src/process/swap.ts): layer.swap, the allocator's slow-path hooks, and
+  // SwapTotal/SwapFree in meminfo.
+  installSwap(layer, parts.log, parts.alloc, (parts.meminfoExtras ??= {}));
   return { machine: new BootedMachine(parts), layer };
 }
