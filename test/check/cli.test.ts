@@ -94,7 +94,18 @@ describe('mte-sim check', () => {
       regions: [{ node: '/metadata@b0000000', base: 0xb0000000, size: 0x1800000, blockSizePages: 3 }],
     });
     expect(j.findings.map((f: { rule: string }) => f.rule)).toEqual(['region-found', 'enabled']);
-    expect(j.findings[1].lines).toEqual(['MTE tag storage enabled\n']);
+    expect(j.findings[1].lines).toEqual(['MTE tag storage enabled']);
+  });
+
+  test('a DTB compiled by dtc gives the same verdict (no source positions: the file name stands in)', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mte-sim-check-'));
+    const dtb = path.join(dir, 'fvp.dtb');
+    const c = spawnSync('dtc', ['-q', '-I', 'dts', '-O', 'dtb', '-o', dtb, ex('not-pageblock-aligned.dts')]);
+    expect(c.status).toBe(0);
+    const r = run(dtb);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain(`${dtb}: error (not-pageblock-aligned): /metadata@fc100000\n`);
+    expect(r.stdout).toContain('    kernel: Tag storage region not aligned to 0x200\n');
   });
 
   test('global --json before the command works too', () => {

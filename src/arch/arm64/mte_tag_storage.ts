@@ -132,7 +132,8 @@ export class TagStorage {
   /** Records a finding and prints its lines to the kernel log at the rule's level. */
   report(log: KernelLog, rule: string, args: readonly (number | bigint)[][], node?: string): void {
     const def = findRule(rule);
-    const lines = def.messages.map((fmt, i) => kprintf(fmt, args[i] ?? []));
+    // As printed: printk drops the one explicit trailing newline (`MTE tag storage enabled\n`).
+    const lines = def.messages.map((fmt, i) => kprintf(fmt, args[i] ?? []).replace(/\n$/, ''));
     for (const l of lines) log.printk(def.level, l);
     this.findings.push({ rule, ...(node === undefined ? {} : { node }), lines, outcome: def.outcome });
   }
