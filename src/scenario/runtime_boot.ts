@@ -1,19 +1,15 @@
 /**
  * Boot for `run` (and the fault benchmark): loads the device tree, boots it with bootKernel (src/boot), and
- * describes how tag storage reservation and migration are wired once the process layer exists: the buddy
- * allocator seen through BuddyMigrateMm, a Migrator and PageIsolation over the process layer's rmap and tag
- * store, TagReserve installed as the allocator's arch hooks (kernel-facts §2.4), and MteSwapTags sharing the
- * process layer's tags_by_pfn map.
+ * describes how tag storage reservation and migration are wired once the process layer exists: H8's
+ * TagStorageReuse (isolation, migration, reserve/free_metadata_storage as the allocator's arch hooks,
+ * kernel-facts §2.4) attached to the process layer's rmap, tag store and tags_by_pfn map.
  */
-import { MteSwapTags } from '../arch/arm64/mteswap.js';
-import { TagReserve } from '../arch/arm64/tag_reserve.js';
+import { TagStorageReuse } from '../arch/arm64/tag_reserve.js';
 import { bootKernel, type BootedSystem } from '../boot/boot.js';
 import { loadDt } from '../dt/load.js';
 import type { DtTree } from '../dt/tree.js';
 import { UsageError } from '../errors.js';
 import { parsePageSize, type PageSize } from '../mm/geometry.js';
-import { Migrator } from '../mm/migrate.js';
-import { BuddyMigrateMm, PageIsolation } from '../mm/page_isolation.js';
 import { formatIomem } from '../proc/iomem.js';
 import type { ProcessLayer } from '../process/layer.js';
 import type { BootedParts } from './runtime_machine.js';
@@ -64,19 +60,11 @@ export function partsFromBoot(sys: BootedSystem, fixPfnTags: boolean): BootedPar
     meminfoExtras: { vmallocTotalKb: sys.vmallocTotalKb },
     iomem: () => formatIomem(sys.iomem),
     wire: (layer: ProcessLayer) => {
-      const bmm = new BuddyMigrateMm(alloc, log);
-      const swapTags = new MteSwapTags(layer.tags.bytesPerPage, layer.tags.tagsByPfn);
-      const migrator = new Migrator(
-        bmm,
-        layer.rmap,
-        { readPageTags: (pfn) => layer.tags.save(pfn), writePageTags: (pfn, t) => layer.tags.restore(pfn, t) },
-        swapTags,
-        { pfnTags: fixPfnTags },
-      );
-      const isolation = new PageIsolation(bmm, layer.rmap, migrator);
-      const tagReserve = new TagReserve(sys.tagStorage, bmm, isolation, swapTags, log);
-      if (sys.tagStorage.metadataEnabled) alloc.arch = tagReserve.archHooks();
-      return { tagReserve, migrator };
+      layer.fixPfnTags = fixPfnTags;
+      const reuse = new TagStorageReuse(alloc, sys.tagStorage, log);
+      if (sys.tagStorage.metadataEnabled) reuse.install();
+      reuse.attachProcessLayer(layer);
+      return { tagReserve: reuse.reserve, migrator: reuse.migrator };
     },
   };
 }

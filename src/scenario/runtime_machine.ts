@@ -108,7 +108,7 @@ export function buildRuntime(parts: BootedParts, fixes: SessionFixes): { machine
   const wired = parts.wire?.(layer) ?? {};
   if (wired.tagReserve !== undefined) port.setTagReserve(wired.tagReserve);
   const migrator = wired.migrator;
-  if (migrator !== undefined) {
+  if (migrator !== undefined && layer.migration === undefined) {
     layer.setMigrationHooks({
       // migrate_metadata_none_page (§5.3 step 4): up to 5 tries while -EBUSY; the destination gets
       // __GFP_TAGGED through alloc_migration_target (§3.5 P11) because the fault path asks for a tagged page.
