@@ -75,6 +75,19 @@ describe("mte-sim's own tag storage warnings", () => {
     expect(rules(inMem)).toEqual(['tag-storage-in-memory-node /metadata@fc000000']);
   });
 
+  test('status is ignored by the kernel: warn for the tag node and for its memory node', () => {
+    const t = tree([
+      memory(0x80000000, 0x7c000000, 1, { status: str('disabled') }),
+      metadata(0xfc000000, 0x3e00000, 1, { status: str('disabled') }),
+    ]);
+    expect(lint(t).map((f) => `${f.rule}: ${f.message}`)).toEqual([
+      'status-ignored: status = "disabled" is ignored: the v1 kernel uses this node anyway',
+      'status-ignored: its memory node /memory@80000000 has status = "disabled": tag storage for absent memory',
+    ]);
+    const ok = tree([memory(0x80000000, 0x7c000000, 1), metadata(0xfc000000, 0x3e00000, 1, { status: str('okay') })]);
+    expect(lint(ok)).toEqual([]);
+  });
+
   test('every rule name used is in the table, with an explanation', () => {
     const names = new Set(TAG_LINT_RULES.map((r) => r.name));
     expect(names.size).toBe(TAG_LINT_RULES.length);

@@ -343,6 +343,21 @@ function initTagStorageNode(ctx: TagStorageDiscoveryCtx, ts: TagStorage, node: D
 }
 
 /**
+ * The order of the checks and their levels, as the posted v1 code has them (patch 13, with patch 14's alignment
+ * check after the reg parse); where kernel-facts §1.1 is less precise the code decided:
+ *   1. region count == 32                          pr_err  too-many-regions
+ *   2. reg: absent / longer than one pair / size 0   pr_err  ("Invalid metadata node" | — | "Invalid node"),
+ *      each followed by "Invalid tag storage node"
+ *   3. start and length multiples of pageblock_nr_pages (in pages)         pr_err
+ *   4. 'memory' absent; no depth-1 device_type "memory" node with that phandle  pr_err
+ *   5. memory node: no linux,usable-memory nor reg ("Invalid memory node") / longer than one pair (silent) /
+ *      size 0 ("Invalid node"), each followed by "Invalid address for associated data memory node"
+ *   6. tag pages * 32 == memory pages             pr_err
+ *   7. block-size absent or 0                     pr_err
+ *   8. tag pages % block_size_pages               pr_err
+ *   9. memblock_add_node (cannot fail on v6.5, see the rule's note), memblock_reserve, pr_info "Found ..."
+ * Then `MTE tag storage management disabled` is pr_err, `No MTE tag storage regions detected` pr_info.
+ *
  * mte_tag_storage_init(): scans the depth-1 nodes whose name contains "metadata" and that are compatible with
  * "arm,mte-tag-storage", in FDT order, applying the checks of kernel-facts §1.1 in the kernel's order. The
  * first failure stops the scan, prints `MTE tag storage management disabled` (pr_err in the posted v1),

@@ -63,6 +63,13 @@ export const TAG_LINT_RULES: readonly TagLintRule[] = Object.freeze([
       '"arm,mte-tag-storage" is silently ignored.',
   },
   {
+    name: 'status-ignored',
+    explanation:
+      'fdt_init_tag_storage() does not look at status: a tag storage node with status = "disabled" is used all ' +
+      'the same, and so is a disabled memory node it names (early_init_dt_scan_memory skips that node, so its ' +
+      'memory is absent while the tag storage for it is added).',
+  },
+  {
     name: 'unit-address',
     explanation:
       'The unit address in the node name should be the first address in reg (lower-case hex, no leading ' +
@@ -184,6 +191,11 @@ export function lintTagStorage(dt: DtIndex, pageSize: number): TagLintFinding[] 
       add('not-compatible', path, `named like tag storage but not compatible with "${COMPAT}", ignored`);
       continue;
     }
+    const status = getProp(node, 'status');
+    const statusText = status ? propStrings(status)?.[0] : undefined;
+    if (depth === 1 && statusText !== undefined && statusText !== 'okay' && statusText !== 'ok') {
+      add('status-ignored', path, `status = "${statusText}" is ignored: the v1 kernel uses this node anyway`);
+    }
     if (getProp(node, 'tagged-memory')) {
       add(
         'v3-tagged-memory',
@@ -234,6 +246,15 @@ export function lintTagStorage(dt: DtIndex, pageSize: number): TagLintFinding[] 
           const prev = linkedMemory.get(mem.path);
           if (prev !== undefined) add('shared-memory-node', path, `${mem.path} is already the memory of ${prev}`);
           else linkedMemory.set(mem.path, path);
+          const mstatus = getProp(mem.node, 'status');
+          const ms = mstatus ? propStrings(mstatus)?.[0] : undefined;
+          if (ms !== undefined && ms !== 'okay' && ms !== 'ok') {
+            add(
+              'status-ignored',
+              path,
+              `its memory node ${mem.path} has status = "${ms}": tag storage for absent memory`,
+            );
+          }
           const mreg = getProp(mem.node, 'reg');
           const mfirst = mreg ? regPairs(mreg, ac, sc)?.[0] : undefined;
           const munit = unitAddress(mem.node);
