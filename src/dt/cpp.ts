@@ -115,8 +115,17 @@ const PUNCT2 = new Set([
 ]);
 const PUNCT1 = new Set('[](){}.&*+-~!/%<>^|?:;=,#'.split(''));
 
-const isIdStart = (c: string): boolean => /[A-Za-z_$]/.test(c);
-const isIdChar = (c: string): boolean => /[A-Za-z0-9_$]/.test(c);
+const ID_START = new Uint8Array(128);
+const ID_CHAR = new Uint8Array(128);
+const NUM_CHAR = new Uint8Array(128);
+for (let c = 0; c < 128; c++) {
+  const ch = String.fromCharCode(c);
+  if (/[A-Za-z_$]/.test(ch)) ID_START[c] = 1;
+  if (/[A-Za-z0-9_$]/.test(ch)) ID_CHAR[c] = 1;
+  if (/[A-Za-z0-9_.]/.test(ch)) NUM_CHAR[c] = 1;
+}
+const isIdStart = (c: string): boolean => ID_START[c.charCodeAt(0)] === 1;
+const isIdChar = (c: string): boolean => ID_CHAR[c.charCodeAt(0)] === 1;
 const isDigit = (c: string | undefined): boolean => c !== undefined && c >= '0' && c <= '9';
 
 // ---------------------------------------------------------------------------------------------
@@ -131,6 +140,7 @@ class FileLexer {
   private lineNo = 1;
   private lineStart = 0;
   private scanned = 0;
+  private nextNl = -1;
   /** Line-marker adjustment: presumed line = physical line + delta. */
   private delta = 0;
   presumedFile: string;
@@ -167,14 +177,19 @@ class FileLexer {
 
   private pos(at: number): SrcPos {
     const t = this.text;
-    // Advance the line counter incrementally (tokens are requested in order).
-    let nl = t.indexOf('\n', this.scanned);
-    while (nl >= 0 && nl < at) {
-      this.lineNo++;
-      this.lineStart = nl + 1;
-      nl = t.indexOf('\n', nl + 1);
+    // Advance the line counter incrementally (tokens are requested in order); the next newline's
+    // index is cached so that long lines stay linear.
+    if (at > this.scanned) {
+      let nl = this.nextNl;
+      if (nl < this.scanned) nl = t.indexOf('\n', this.scanned);
+      while (nl >= 0 && nl < at) {
+        this.lineNo++;
+        this.lineStart = nl + 1;
+        nl = t.indexOf('\n', nl + 1);
+      }
+      this.nextNl = nl < 0 ? Infinity : nl;
+      this.scanned = at;
     }
-    this.scanned = Math.max(this.scanned, at);
     while (this.spliceIdx < this.splices.length && this.splices[this.spliceIdx]! <= at) {
       const sp = this.splices[this.spliceIdx++]!;
       this.lineNo++;
@@ -291,7 +306,7 @@ class FileLexer {
         const d = t[end];
         if (d === undefined) break;
         if ((d === '+' || d === '-') && /[eEpP]/.test(t[end - 1]!)) end++;
-        else if (/[A-Za-z0-9_.]/.test(d)) end++;
+        else if (NUM_CHAR[d.charCodeAt(0)] === 1) end++;
         else break;
       }
       type = 'number';

@@ -50,6 +50,8 @@ export class Data {
 
   /** Appends `value` (already reduced modulo 2^bits) big-endian in `bits` bits, as data_append_integer. */
   appendInteger(value: bigint, bits: 8 | 16 | 32 | 64): this {
+    if (bits === 32) return this.appendU32(Number(value));
+    if (bits === 8) return this.appendByte(Number(value));
     const n = bits / 8;
     this.grow(n);
     let v = value;

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import { InputError, type SrcPos } from '../errors.js';
-import { Data, stringBytes } from './data.js';
+import { stringBytes } from './data.js';
 
 export type TokKind =
   | 'v1'
@@ -38,8 +38,8 @@ export interface Token {
   readonly pos: SrcPos;
   /** literal/char: the value; byte: the byte. */
   readonly value?: bigint;
-  /** string: the unescaped bytes. */
-  readonly data?: Data;
+  /** string: the unescaped bytes, without the terminating NUL. */
+  readonly bytes?: Uint8Array;
 }
 
 const enum St {
@@ -57,6 +57,8 @@ interface Source {
   file: string;
   line: number;
   lineStart: number;
+  /** Index of the first newline at or after `i` (Infinity: none), or -1 when unknown. */
+  nextNl: number;
 }
 
 export interface LexerOptions {
@@ -97,6 +99,8 @@ const KEYWORDS: readonly [string, TokKind, St | -1][] = [
   ['/omit-if-no-ref/', 'omit', St.PropNodeName],
 ];
 const TWO_CHAR_OPS = new Set(['<<', '>>', '<=', '>=', '==', '!=', '&&', '||']);
+const TWO_CHAR_START = new Uint8Array(256);
+for (const op of TWO_CHAR_OPS) TWO_CHAR_START[op.charCodeAt(0)] = 1;
 
 /** strtol(x, &end, base) over at most `max` characters, as util.c's get_hex_char/get_oct_char use it. */
 function strtolWindow(s: string, at: number, max: number, base: 8 | 16): { value: number; used: number } {
@@ -222,7 +226,7 @@ export class Lexer {
   private readonly maxChars: number;
 
   constructor(text: string, opts: LexerOptions) {
-    this.src = { text, realPath: opts.file, i: 0, file: opts.file, line: 1, lineStart: 0 };
+    this.src = { text, realPath: opts.file, i: 0, file: opts.file, line: 1, lineStart: 0, nextNl: -1 };
     this.includeDirs = opts.includeDirs ?? [];
     this.readFile = opts.readFile;
     this.totalChars = text.length;
@@ -233,16 +237,18 @@ export class Lexer {
     return { file: this.src.file, line: this.src.line, col: i - this.src.lineStart + 1 };
   }
 
-  /** Advances over text[from, to), counting newlines. */
+  /** Advances to `to`, counting newlines (the next newline's index is cached: linear on long lines too). */
   private advance(to: number): void {
     const s = this.src;
     const t = s.text;
-    let nl = t.indexOf('\n', s.i);
+    let nl = s.nextNl;
+    if (nl < s.i) nl = t.indexOf('\n', s.i);
     while (nl >= 0 && nl < to) {
       s.line++;
       s.lineStart = nl + 1;
       nl = t.indexOf('\n', nl + 1);
     }
+    s.nextNl = nl < 0 ? Infinity : nl;
     s.i = to;
   }
 
@@ -253,18 +259,17 @@ export class Lexer {
   /** End of a STRING (`"([^\\"]|\\.)*"`) starting at `i`, or -1 if it does not match. */
   private stringEnd(i: number): number {
     const t = this.src.text;
-    let j = i + 1;
-    for (;;) {
-      const k = t.indexOf('"', j);
-      const b = t.indexOf('\\', j);
-      if (k < 0) return -1;
-      if (b >= 0 && b < k) {
-        if (b + 1 >= t.length || t[b + 1] === '\n') return -1;
-        j = b + 2;
-        continue;
+    const n = t.length;
+    for (let j = i + 1; j < n; j++) {
+      const c = t.charCodeAt(j);
+      if (c === 34) return j + 1; // "
+      if (c === 92) {
+        // backslash: escapes any character but a newline
+        if (j + 1 >= n || t.charCodeAt(j + 1) === 10) return -1;
+        j++;
       }
-      return k + 1;
     }
+    return -1;
   }
 
   /** End of a CHAR_LITERAL (`'([^']|\\')*'`, longest match) starting at `i`, or -1. */
@@ -292,9 +297,8 @@ export class Lexer {
       this.advance(start + 1 + off);
       this.fail(start + 1 + off, msg);
     });
-    const d = new Data(bytes.length + 1).addMarker('string').appendBytes(bytes).appendByte(0);
     this.advance(end);
-    return { kind: 'string', text: body, pos, data: d };
+    return { kind: 'string', text: body, pos, bytes };
   }
 
   private lineMarkerEnd(i: number): { end: number; line: number; file: string } | undefined {
@@ -350,7 +354,7 @@ export class Lexer {
       this.totalChars += text.length;
       if (this.totalChars > this.maxChars) this.fail(at, 'input too large (include bomb?)');
       this.stack.push(this.src);
-      this.src = { text, realPath: c, i: 0, file: c, line: 1, lineStart: 0 };
+      this.src = { text, realPath: c, i: 0, file: c, line: 1, lineStart: 0, nextNl: -1 };
     }
   }
 
@@ -486,10 +490,12 @@ export class Lexer {
           }
         }
       }
-      const two = t.slice(i, i + 2);
-      if (TWO_CHAR_OPS.has(two)) {
-        this.advance(i + 2);
-        return { kind: 'op', text: two, pos };
+      if (TWO_CHAR_START[c] === 1 && i + 1 < t.length) {
+        const two = t.slice(i, i + 2);
+        if (TWO_CHAR_OPS.has(two)) {
+          this.advance(i + 2);
+          return { kind: 'op', text: two, pos };
+        }
       }
       // Any other single character.
       const cp = t.codePointAt(i)!;
@@ -531,8 +537,11 @@ export class Lexer {
     }
     const rest = text.slice(j);
     if (/[^UL]/.test(rest)) throw new InputError(`bad integer literal '${text}'`, pos);
-    const prefix = base === 16 ? '0x' : base === 8 ? '0o' : '';
-    const value = BigInt(prefix + digits);
+    // Up to 13 hex / 15 decimal digits fit a double exactly: skip the string round trip.
+    const value =
+      digits.length <= 13
+        ? BigInt(parseInt(digits, base))
+        : BigInt((base === 16 ? '0x' : base === 8 ? '0o' : '') + digits);
     if (value > 0xffffffffffffffffn) throw new InputError(`integer literal '${text}' out of range`, pos);
     return { kind: 'literal', text, pos, value };
   }

@@ -268,7 +268,7 @@ export class Parser {
       const t = this.tok;
       if (t.kind === 'string') {
         this.next();
-        d.merge(t.data!);
+        d.addMarker('string').appendBytes(t.bytes!).appendByte(0);
       } else if (t.kind === 'bits' || this.isOp('<')) {
         this.array(d);
       } else if (this.isOp('[')) {
@@ -352,7 +352,7 @@ export class Parser {
       length = this.prim();
     }
     this.expectOp(')');
-    const name = Buffer.from(file.data!.bytes().subarray(0, file.data!.len - 1)).toString('latin1');
+    const name = Buffer.from(file.bytes!).toString('latin1');
     const bytes = this.lx.readBinary(name, kw.pos);
     if (offset > BigInt(bytes.length)) throw new InputError(`couldn't seek to offset ${offset} in "${name}"`, kw.pos);
     const start = Number(offset);
