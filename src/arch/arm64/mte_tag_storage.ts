@@ -311,7 +311,8 @@ function initTagStorageNode(ctx: TagStorageDiscoveryCtx, ts: TagStorage, node: D
   if (!memRes.ok) return fail(memRes.why === 'zero-size' ? 'memory-zero-size' : 'memory-reg-not-one-entry');
   const memRange = memRes.range;
 
-  if (rangeLen(tag) * TAG_RATIO !== rangeLen(memRange)) return fail('ratio-not-1-to-32');
+  // In bigint: pfn counts are exact numbers, their product by 32 may pass 2^53.
+  if (BigInt(rangeLen(tag)) * BigInt(TAG_RATIO) !== BigInt(rangeLen(memRange))) return fail('ratio-not-1-to-32');
 
   const bsProp = getProp(node, 'block-size');
   const bsBytes = bsProp ? firstCell(bsProp) : 0;
