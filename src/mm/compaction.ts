@@ -34,6 +34,11 @@ export interface CompactionMm extends IsolationMm {
 export interface CompactOptions {
   /** Direct compaction for an allocation without ALLOC_FROM_METADATA: METADATA sources skipped (P9). */
   directWithoutMetadata?: boolean;
+  /**
+   * Direct compaction for an order > 0 request: stop as soon as `finished()` says a free block of that order
+   * is there (__compact_finished).
+   */
+  finished?: () => boolean;
 }
 
 export interface CompactResult {
@@ -176,6 +181,7 @@ export class Compaction {
         res.migrated += n - list.length;
         res.failed += list.length;
         if (ret < 0) break;
+        if (opts.finished?.() === true) break;
       }
     }
     // release_freepages.
@@ -184,6 +190,30 @@ export class Compaction {
     mm.count('compact_free_scanned', res.freeScanned);
     mm.count('compact_isolated', res.isolated);
     return res;
+  }
+
+  /**
+   * __alloc_pages_direct_compact → try_to_compact_pages for an order > 0 allocation: compacts each zone up to
+   * the request's highest zone until `suitable()` finds a free block of the order (P8: a free METADATA block
+   * counts when the request may use METADATA; P9: without ALLOC_FROM_METADATA, METADATA sources are skipped).
+   * Counts compact_stall, then compact_success or compact_fail. Returns true if pages moved (progress).
+   */
+  directCompact(
+    zones: readonly CompactZone[],
+    allocFromMetadata: boolean,
+    suitable: () => boolean,
+  ): { progress: boolean; success: boolean } {
+    this.mm.count('compact_stall', 1);
+    let migrated = 0;
+    let success = suitable();
+    for (const z of zones) {
+      if (success) break;
+      const r = this.compactZone(z, { directWithoutMetadata: !allocFromMetadata, finished: suitable });
+      migrated += r.migrated;
+      success = suitable();
+    }
+    this.mm.count(success ? 'compact_success' : 'compact_fail', 1);
+    return { progress: migrated > 0, success };
   }
 
   private putFree(pfn: number): void {

@@ -8,6 +8,8 @@ import { checkInvariants } from '../../src/invariants/check.js';
 import { VM_MTE, VM_READ, VM_WRITE, type Vma } from '../../src/process/mm.js';
 import { FaultResult } from '../../src/process/fault.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../../src/mm/vmstat.js';
+import { GFP_HIGHUSER_MOVABLE, __GFP_COMP } from '../../src/mm/gfp.js';
+import { MIGRATE_MOVABLE } from '../../src/mm/zone.js';
 
 const RW = VM_READ | VM_WRITE;
 const MiB = 1024 * 1024;
@@ -115,6 +117,31 @@ describe('tag storage reuse on the real allocator', () => {
     expect(m.ev('pgmigrate_success') - before).toBe(r.migrated);
     expect(m.ev('compact_isolated')).toBeGreaterThan(0);
     for (let i = 0; i < 16; i += 2) expect(m.layer.tagAt(p, maps[i]!.start)).toBe(9);
+    clean(m);
+  });
+});
+
+describe('direct compaction (§3.5 P8, P9)', () => {
+  test('a THP allocation in fragmented memory compacts and succeeds', () => {
+    const m = makeRealMachine({ dataMiB: 64 });
+    m.reuse.installDirectCompaction();
+    m.alloc.setMinFreeKbytes(128);
+    const p = m.layer.createProcess('p');
+    const free = m.alloc.globalZoneState(NR_FREE_PAGES) * 4096;
+    const v = m.layer.mmap(p, 'f', free - 3 * MiB, RW, false, false)!;
+    expect(m.layer.touch(p, v.start, v.end, true).result).toBe(FaultResult.Ok);
+    // Every other page freed: half of memory free, no free block of order 9 anywhere.
+    for (let a = v.start; a < v.end; a += 8192) m.layer.munmap(p, a, a + 4096);
+    m.alloc.drainAllPages();
+    for (const z of m.alloc.zones)
+      for (let o = 9; o <= 10; o++) expect(z.populated ? z.freeListCount(o, MIGRATE_MOVABLE) : 0).toBe(0);
+    const pfn = m.alloc.allocPages(9, GFP_HIGHUSER_MOVABLE | __GFP_COMP);
+    expect(pfn).toBeGreaterThanOrEqual(0);
+    expect(pfn % 512).toBe(0);
+    expect(m.ev('compact_stall')).toBe(1);
+    expect(m.ev('compact_success')).toBe(1);
+    expect(m.ev('pgmigrate_success')).toBeGreaterThan(0);
+    m.alloc.freePages(pfn, 9);
     clean(m);
   });
 });

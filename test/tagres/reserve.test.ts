@@ -231,3 +231,14 @@ describe('fatal signal and free_contig_range (§2.3 steps 9–10)', () => {
     expect(m.isFree(T)).toBe(true);
   });
 });
+
+describe('tags_by_pfn on free', () => {
+  test('an untagged page freed with parked tags drops them, with no WARN', () => {
+    const m = machine(1);
+    const p = m.allocPages(0, GFP_HIGHUSER_MOVABLE);
+    m.swapTags.savePageTagsByPfn(p, new Uint8Array(128).fill(7));
+    m.freePages(p, 0);
+    expect(m.swapTags.pageMetadataInSwap(p)).toBe(false);
+    expect(m.log.all().filter((r) => r.level === 'warning')).toEqual([]);
+  });
+});

@@ -14,7 +14,8 @@
  */
 import type { KernelLog } from '../../sim/log.js';
 import { Compaction, type CompactResult, type CompactZone } from '../../mm/compaction.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_RETRY_MAYFAIL, __GFP_TAGGED } from '../../mm/gfp.js';
+import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_MOVABLE, __GFP_RETRY_MAYFAIL, __GFP_TAGGED } from '../../mm/gfp.js';
+import { ZONE_NAMES } from '../../mm/vmstat.js';
 import { EBUSY, EINTR, MigFlag, Migrator, type MigrateRmap, type MigrateTags } from '../../mm/migrate.js';
 import type { PageAllocator } from '../../mm/page_alloc.js';
 import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
@@ -210,6 +211,10 @@ export class TagReserve {
     const mm = this.mm;
     const ts = this.ts;
     if (!mm.testFlag(pfn, MigFlag.MteTagged) && !mm.testFlag(pfn, MigFlag.TagStorageReserved)) {
+      // Emulator choice: an untagged page freed with tags still parked in tags_by_pfn (swap-in into a page
+      // never mapped tagged, §6.2) drops them here, so a later owner of the pfn cannot inherit them. The
+      // kernel only calls this for tagged pages and would WARN.
+      if (this.swapTags.erasePageTagsByPfnRange(pfn, 1 << order) > 0) return;
       this.log.warn(kprintf('pfn 0x%lx is not tagged', [pfn]));
       return;
     }
@@ -249,7 +254,10 @@ export class TagReserve {
       },
       reserveMetadata: (pfn, order, gfp) => this.reserveMetadataStorage(pfn, order, gfp) === 0,
       freeMetadata: (pfn, order) => this.freeMetadataStorage(pfn, order),
-      pageHasMetadata: (pfn) => mm.testFlag(pfn, MigFlag.MteTagged) || mm.testFlag(pfn, MigFlag.TagStorageReserved),
+      pageHasMetadata: (pfn) =>
+        mm.testFlag(pfn, MigFlag.MteTagged) ||
+        mm.testFlag(pfn, MigFlag.TagStorageReserved) ||
+        this.swapTags.pageMetadataInSwap(pfn),
     };
   }
 }
@@ -389,11 +397,41 @@ export class TagStorageReuse {
     layer.setMigrationHooks({ migrateMetadataNonePage: (pfn) => this.migrator.migrateMetadataNonePage(pfn) });
   }
 
+  /**
+   * Installs direct compaction as the allocator's slow-path hook (keeping the other hooks): an order > 0
+   * allocation that failed compacts the zones up to its highest zone (§3.5 P8, P9).
+   */
+  installDirectCompaction(): this {
+    const alloc = this.alloc;
+    const directCompact = (order: number, gfp: number, highestZoneidx: number): boolean => {
+      const fromMeta = this.ts.metadataEnabled && (gfp & __GFP_MOVABLE) !== 0 && (gfp & __GFP_TAGGED) === 0;
+      // The zonelist order: highest zone first.
+      const zones = alloc.zones.filter((z) => z.populated && z.idx <= highestZoneidx).sort((a, b) => b.idx - a.idx);
+      const suitable = (): boolean => {
+        for (const z of zones) {
+          for (let o = order; o <= alloc.geometry.maxOrder; o++) {
+            if (z.freeListCount(o, MIGRATE_MOVABLE) > 0) return true;
+            if (fromMeta && z.freeListCount(o, MIGRATE_METADATA) > 0) return true;
+          }
+        }
+        return false;
+      };
+      const spans = zones.map((z) => ({
+        name: ZONE_NAMES[z.idx] ?? String(z.idx),
+        startPfn: z.zoneStartPfn,
+        endPfn: z.zoneEndPfn,
+      }));
+      return this.compaction.directCompact(spans, fromMeta, suitable).progress;
+    };
+    alloc.hooks = { ...alloc.hooks, directCompact };
+    return this;
+  }
+
   /** `compact`: compact_node() for every populated zone. */
   compactAll(): CompactResult {
     const zones: CompactZone[] = this.alloc.zones
       .filter((z) => z.populated)
-      .map((z) => ({ name: String(z.idx), startPfn: z.zoneStartPfn, endPfn: z.zoneEndPfn }));
+      .map((z) => ({ name: ZONE_NAMES[z.idx] ?? String(z.idx), startPfn: z.zoneStartPfn, endPfn: z.zoneEndPfn }));
     return this.compaction.compactAll(zones);
   }
 }
