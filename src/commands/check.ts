@@ -105,6 +105,8 @@ export function runCheck(opts: {
   const sys = bootKernel({ tree, pageSize, ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}) });
   const dt = sys.ctx.dt;
   const posOf = (path: string): string | undefined => {
+    // Whole-tree findings name the file: the root may have been last amended in an included file.
+    if (path === '/') return undefined;
     const node = dt.findPath(path);
     const pos: SrcPos | undefined = node?.pos;
     return pos ? formatPos(pos) : undefined;

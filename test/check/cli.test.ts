@@ -24,7 +24,7 @@ describe('mte-sim check', () => {
       /fvp-base-revc-mte\.dts:\d+:\d+: ok \(region-found\): \/metadata@fc000000\n {4}kernel: Found MTE tag storage region 0x3e00000@0xfc000000, block size 1 pages\n/,
     );
     expect(r.stdout).toContain('    kernel: Found MTE tag storage region 0x3e00000@0x8fc000000, block size 1 pages\n');
-    expect(r.stdout).toContain('ok (enabled): /\n    kernel: MTE tag storage enabled\n');
+    expect(r.stdout).toContain('fvp-base-revc-mte.dts: ok (enabled): /\n    kernel: MTE tag storage enabled\n');
     expect(r.stdout).toMatch(
       /: tag storage enabled\n {4}page size 4K, 2 regions, MemTotal \d+ kB, MetadataTotal 126976 kB/,
     );
@@ -79,6 +79,17 @@ describe('mte-sim check', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(
       /warning \(mte-sim: v2-binding\): \/tag-storage@fc000000: node name contains 'tag-storage'/,
+    );
+  });
+
+  test("the kernel tree's FVP MTE DT (cpp includes): enabled, and the cover letter's unit addresses flagged", () => {
+    const real = '/work/shared/dts-real';
+    const r = run(`${real}/arch/arm64/boot/dts/arm/fvp-base-revc-mte.dts`, '-I', `${real}/include`);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${real}/arch/arm64/boot/dts/arm/fvp-base-revc-mte.dts: ok (enabled): /\n`);
+    expect(r.stdout).toContain(
+      'warning (mte-sim: unit-address): /metadata@c0000000: unit address c0000000 does not match reg (0xfc000000)',
     );
   });
 
