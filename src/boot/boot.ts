@@ -24,7 +24,7 @@ import { Memblock } from '../mm/memblock.js';
 import { MemMap } from '../mm/memmap.js';
 import { PageAllocator } from '../mm/page_alloc.js';
 import { NR_FREE_PAGES } from '../mm/vmstat.js';
-import { MIGRATE_TYPES, Zone } from '../mm/zone.js';
+import { MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_TYPES, Zone } from '../mm/zone.js';
 import { platformFromTree } from '../platform/from-dt.js';
 import type { Platform } from '../platform/platform.js';
 import { buildIomem, type IoResource } from '../proc/iomem.js';
@@ -32,7 +32,7 @@ import { Clock } from '../sim/clock.js';
 import { KernelLog } from '../sim/log.js';
 import { parseCmdline, unknownParamsLine, type KernelCmdline } from './cmdline.js';
 import type { BootConfig, BootContext } from './context.js';
-import { earlyBoot, type EarlyBootState } from './early.js';
+import { earlyBoot, type CmaArea, type EarlyBootState } from './early.js';
 import { DEFAULT_KERNEL_IMAGE_SIZE, MIN_KERNEL_IMAGE_SIZE, type KernelImage } from './kernel_image.js';
 import { ZONE_MOVABLE, ZONE_NAMES, memPfnRanges } from './zones.js';
 
@@ -104,6 +104,36 @@ export function vmallocTotalKb(pageShift: number): number {
   return bytes / 1024;
 }
 
+/**
+ * cma_activate_area() (mm/cma.c, v6.5): every page of the area must be in one zone; then each pageblock is
+ * freed to the buddy as MIGRATE_CMA (init_cma_reserved_pageblock: managed pages and zone->cma_pages grow).
+ * Otherwise the pages are freed as ordinary memory and `cma: CMA area %s could not be activated`.
+ */
+function cmaActivateArea(mm: PageAllocator, log: KernelLog, a: CmaArea, g: Geometry): void {
+  const start = a.base / g.pageSize;
+  const count = a.size / g.pageSize;
+  const zone = mm.zoneForPfn(start);
+  let sameZone = zone !== undefined;
+  for (let pfn = start; sameZone && pfn < start + count; pfn += g.pageblockNrPages) {
+    if (mm.zoneForPfn(pfn) !== zone || mm.zoneForPfn(pfn + g.pageblockNrPages - 1) !== zone) sameZone = false;
+  }
+  if (sameZone) {
+    // init_cma_reserved_pageblock() frees each pageblock with __free_pages(); the pages end on the CMA lists
+    // (through the pcp lists, which keep their pageblock's type). The boundary does it directly: set the
+    // pageblocks' type, then free the range into the buddy with the allocator's boot-time freeing.
+    for (let pfn = start; pfn < start + count; pfn += g.pageblockNrPages) mm.setPageblockMigratetype(pfn, MIGRATE_CMA);
+    mm.freeBootmem(start, start + count);
+    zone!.cmaPages += count;
+  } else {
+    for (let pfn = start; pfn < start + count; pfn += g.pageblockNrPages)
+      mm.initReservedPageblock(pfn, MIGRATE_MOVABLE);
+  }
+  if (!sameZone) {
+    mm.totalcmaPages -= count;
+    log.err(`cma: CMA area ${a.name} could not be activated`);
+  }
+}
+
 /** Boots the platform the tree describes. Bad input throws InputError/UsageError (exit 2). */
 export function bootKernel(opts: BootOptions): BootedSystem {
   const pageSize = opts.pageSize ?? 4096;
@@ -141,6 +171,7 @@ export function bootKernel(opts: BootOptions): BootedSystem {
     sectionSizeBits: geometry.sectionSizeBits,
     pagesPerSection: geometry.pagesPerSection,
     kernelImageSize,
+    pageblockNrPages: geometry.pageblockNrPages,
     discoverTagStorage: () => {
       tagStorage = discoverTagStorage({
         dt,
@@ -244,6 +275,8 @@ export function bootKernel(opts: BootOptions): BootedSystem {
     ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
   });
   mm.pageGroupByMobilityDisabled = mobilityOff;
+  // cma_init_reserved_mem(): totalcma_pages counts every declared area from the start (cma-reserved).
+  for (const a of early.cmaAreas) mm.totalcmaPages += a.size / pageSize;
 
   // mem_init() → memblock_free_all() → free_low_memory_core_early(): for_each_free_mem_range (NOMAP skipped).
   for (const r of memblock.freeRanges()) {
@@ -275,8 +308,9 @@ export function bootKernel(opts: BootOptions): BootedSystem {
 
   // Initcalls, each level a little later on the emulated clock.
   clock.set(INITCALL_START_NS);
-  // core_initcall: mte_tag_storage_activate_regions(). The reservation protocol (reserve/free_metadata_storage)
+  // core_initcall: cma_init_reserved_areas() (mm/cma.c), then mte_tag_storage_activate_regions(). The reservation protocol (reserve/free_metadata_storage)
   // is the allocator's arch hook from now on; its static key follows ts.metadataEnabled.
+  for (const a of early.cmaAreas) cmaActivateArea(mm, log, a, geometry);
   const reuse = new TagStorageReuse(mm, ts, log).install();
   activateTagStorage(
     { log, memblock, mteSupported, kasanHwTags, zeroPagePfn: ctx.zeroPagePfn, mm: reuse.tagStorageMm() },

@@ -63,6 +63,7 @@ export interface EarlyBootInput {
   readonly sectionSizeBits: number;
   readonly pagesPerSection: number;
   readonly kernelImageSize: number;
+  readonly pageblockNrPages: number;
   /** mte_tag_storage_init(): runs between parse_early_param and arm64_memblock_init. */
   readonly discoverTagStorage: () => void;
 }
@@ -70,6 +71,8 @@ export interface EarlyBootInput {
 export interface EarlyBootState {
   readonly image: KernelImage;
   readonly reservedMem: readonly ReservedMem[];
+  /** CMA areas declared by reusable shared-dma-pool regions, activated at core_initcall. */
+  readonly cmaAreas: readonly CmaArea[];
   /** Physical ranges of the struct page arrays, per node. */
   readonly memmapAllocs: readonly { nid: number; base: number; size: number }[];
   readonly presentSections: ReadonlySet<number>;
@@ -108,31 +111,51 @@ function reserveMemory(mb: Memblock, base: number, size: number, nomap: boolean,
   return 0;
 }
 
+/** A CMA area declared from /reserved-memory (kernel/dma/contiguous.c rmem_cma_setup → cma_init_reserved_mem). */
+export interface CmaArea {
+  readonly name: string;
+  readonly base: number;
+  readonly size: number;
+}
+
+/** CMA_MIN_ALIGNMENT_BYTES: PAGE_SIZE * pageblock_nr_pages (include/linux/cma.h, v6.0+). */
+function cmaMinAlignment(ps: number, pageblockNrPages: number): number {
+  return ps * pageblockNrPages;
+}
+
 /** __reserved_mem_init_node(): the RESERVEDMEM_OF_DECLARE table entries mte-sim knows, in link order. */
 function initReservedMemNode(
   node: Platform['reservedMemory'][number],
   base: number,
   size: number,
   log: KernelLog,
+  cmaAlign: number,
+  cma: CmaArea[],
 ): { err: number; compat?: string } {
   const compatible = node.compatible.map((c) => c.toLowerCase());
-  let ret = -2; // -ENOENT
-  if (compatible.includes('shared-dma-pool')) {
-    // kernel/dma/contiguous.c rmem_cma_setup (first in kernel/dma/Makefile link order): needs reusable, !no-map.
-    // CMA areas are not modelled by mte-sim: a reusable pool is refused here like a bad one (README).
+  if (!compatible.includes('shared-dma-pool')) return { err: -2 }; // -ENOENT: no initfn matches
+  let ret: number;
+  // kernel/dma/contiguous.c rmem_cma_setup() (before coherent.c in kernel/dma/Makefile link order).
+  if (!node.reusable || node.noMap) {
     ret = -22;
-    // kernel/dma/coherent.c rmem_dma_setup: refuses reusable regions.
-    if (!node.reusable) {
-      log.info(`Reserved memory: created DMA memory pool at ${hex18(base)}, size ${Math.floor(size / SZ_1M)} MiB`);
-      ret = 0;
-    }
-    if (ret === 0) {
-      // drivers/of/of_reserved_mem.c: pr_info("initialized node %s, compatible id %s\n", ...)
-      log.info(`OF: reserved mem: initialized node ${node.name}, compatible id shared-dma-pool`);
-      return { err: 0, compat: 'shared-dma-pool' };
-    }
+  } else if ((base % cmaAlign) + (size % cmaAlign) !== 0) {
+    log.err('Reserved memory: incorrect alignment of CMA region');
+    ret = -22;
+  } else {
+    // cma_init_reserved_mem() accepts it (totalcma_pages grows); the area is activated at core_initcall.
+    cma.push({ name: node.name, base, size });
+    log.info(`Reserved memory: created CMA memory pool at ${hex18(base)}, size ${Math.floor(size / SZ_1M)} MiB`);
+    ret = 0;
   }
-  return { err: ret };
+  // kernel/dma/coherent.c rmem_dma_setup(): refuses reusable regions.
+  if (ret !== 0 && !node.reusable) {
+    log.info(`Reserved memory: created DMA memory pool at ${hex18(base)}, size ${Math.floor(size / SZ_1M)} MiB`);
+    ret = 0;
+  }
+  if (ret !== 0) return { err: ret };
+  // drivers/of/of_reserved_mem.c: pr_info("initialized node %s, compatible id %s\n", ...)
+  log.info(`OF: reserved mem: initialized node ${node.name}, compatible id shared-dma-pool`);
+  return { err: 0, compat: 'shared-dma-pool' };
 }
 
 /** Runs setup_arch → bootmem_init for the platform. */
@@ -239,17 +262,19 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
     }
   }
   const reservedMem: ReservedMem[] = [];
+  const cmaAlign = cmaMinAlignment(ps, inp.pageblockNrPages);
+  const cmaAreas: CmaArea[] = [];
   for (const s of saved) {
     const node = s.node;
     let { base, size } = s;
     let err = 0;
     if (size === 0) {
-      const r = allocReservedSize(mb, log, node, ps);
+      const r = allocReservedSize(mb, log, node, cmaAlign);
       if (r === undefined) err = -22;
       else ({ base, size } = r);
     }
     if (err !== 0) continue;
-    const init = initReservedMemNode(node, base, size, log);
+    const init = initReservedMemNode(node, base, size, log, cmaAlign, cmaAreas);
     if (init.err !== 0 && init.err !== -2) {
       log.info(`OF: reserved mem: node ${node.name} compatible matching fail`);
       if (node.noMap) mb.clearNomap(base, size);
@@ -308,7 +333,7 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
   const zones = computeZones(ranges, lim.maxZonePfn, ps, lim);
   logFreeAreaInit(log, zones, ranges, presentSections, inp.pageShift, pps);
 
-  return { image, reservedMem, memmapAllocs, presentSections, zones, maxPfn, minLowPfn };
+  return { image, reservedMem, cmaAreas, memmapAllocs, presentSections, zones, maxPfn, minLowPfn };
 }
 
 /** __reserved_mem_alloc_size() for a dynamic region (`size`, `alignment`, `alloc-ranges`). */
@@ -316,9 +341,8 @@ function allocReservedSize(
   mb: Memblock,
   log: KernelLog,
   node: Platform['reservedMemory'][number],
-  ps: number,
+  cmaAlign: number,
 ): { base: number; size: number } | undefined {
-  void ps;
   const name = node.name;
   if (node.size === undefined) return undefined;
   if (Number.isNaN(node.size)) {
@@ -330,7 +354,11 @@ function allocReservedSize(
     return undefined;
   }
   const size = node.size;
-  const align = node.alignment && node.alignment > 0 ? node.alignment : SMP_CACHE_BYTES;
+  let align = node.alignment ?? 0;
+  // A reusable shared-dma-pool becomes CMA: its alignment is raised to CMA_MIN_ALIGNMENT_BYTES (CONFIG_CMA).
+  const isCma = node.compatible.some((c) => c.toLowerCase() === 'shared-dma-pool') && node.reusable && !node.noMap;
+  if (isCma) align = Math.max(align, cmaAlign);
+  if (align === 0) align = SMP_CACHE_BYTES;
   let base: number | undefined;
   const tryAlloc = (start: number, end: number): number | undefined => {
     const b = mb.allocRange(size, align, start, end === 0 ? Infinity : end, undefined, name);

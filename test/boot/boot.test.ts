@@ -262,6 +262,29 @@ describe('platforms', () => {
     checkConsistency(s);
   });
 
+  test('reusable shared-dma-pool: a CMA area (cma-reserved, CmaTotal, MIGRATE_CMA pageblocks)', () => {
+    const s = boot(
+      board(`memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x40000000>; };
+        reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges;
+          linux,cma { compatible = "shared-dma-pool"; reusable; size = <0 0x4000000>; linux,cma-default; };
+          bad@a0000000 { compatible = "shared-dma-pool"; reusable; reg = <0 0xa0001000 0 0x100000>; };
+        };
+        chosen { };`),
+    );
+    const d = s.log.dmesg();
+    expect(d).toContain('Reserved memory: created CMA memory pool at 0x00000000bc000000, size 64 MiB');
+    expect(d).toContain('OF: reserved mem: initialized node linux,cma, compatible id shared-dma-pool');
+    expect(d).toContain('OF: reserved mem: 0x00000000bc000000..0x00000000bfffffff (65536 KiB) map reusable linux,cma');
+    expect(d).toContain('Reserved memory: incorrect alignment of CMA region');
+    expect(d).toContain('OF: reserved mem: node bad@a0000000 compatible matching fail');
+    expect(s.memoryLine.cmaReservedKb).toBe(65536);
+    const mi = meminfo(s);
+    expect(mi.get('CmaTotal')).toBe(65536);
+    expect(mi.get('CmaFree')).toBe(65536);
+    expect(renderProcFile(s, 'zoneinfo')).toMatch(/cma {6}16384/);
+    checkConsistency(s);
+  });
+
   test('memory node oddities: disabled, size 0, sub-page, usable-memory, no reg', () => {
     const s = boot(
       board(`memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x20000000>, <0 0xa0000000 0 0>; };
