@@ -36,6 +36,8 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
 
   // 2, 3, 5: one pass over every slot of every live process.
   const refs = new Map<number, number>();
+  /** Pages mapped once with refcount 1 (most of them): consistent by construction, kept for check 4. */
+  const single: number[] = [];
   const migrating = new Set<number>();
   const tagged = new Set<number>();
   const enabled = port.metadataEnabled();
@@ -43,6 +45,11 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
     if (!p.alive) continue;
     for (const v of p.mm.vmas) {
       const pte = v.pte;
+      // A page mapped once (refcount 1) whose rmap owner is this slot cannot be mapped by another slot unless
+      // another VMA of the same anon_vma covers the same indices (fork); only then are such pages counted.
+      const overlapping = v.anonVma.vmas.some(
+        (o) => o !== v && o.pgoff < v.pgoff + v.pages && v.pgoff < o.pgoff + o.pages,
+      );
       for (let i = 0; i < v.pages; i++) {
         const f = pte[i]!;
         if ((f & (PTE_PRESENT_MASK | PTE_MIGRATION)) === 0) continue;
@@ -53,11 +60,16 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
             return out;
           continue;
         }
-        if (port.isFree(pfn) && add(`mapped page is free: ${at()}`)) return out;
+        const ref = port.pageRef(pfn);
+        // A page in use has a reference; only a page without one can be on a free list.
+        if (ref <= 0 && port.isFree(pfn) && add(`mapped page is free: ${at()}`)) return out;
+        const ownerOk = port.testFlag(pfn, PageFlag.Anon) && port.getOwner(pfn) === v.pgoff + i;
+        if (!ownerOk && add(`rmap: ${at()} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`)) return out;
         if ((f & PTE_MIGRATION) !== 0) migrating.add(pfn);
-        refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
-        if (!port.testFlag(pfn, PageFlag.Anon) || port.getOwner(pfn) !== v.pgoff + i) {
-          if (add(`rmap: ${at()} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`)) return out;
+        if (ref !== 1 || !ownerOk || overlapping || (f & PTE_MIGRATION) !== 0 || L.inflight.has(pfn)) {
+          refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
+        } else {
+          single.push(pfn);
         }
         if (port.getToken(pfn) !== v.token[i]) {
           const m = `data: ${at()} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
@@ -103,6 +115,7 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
     };
     const pages = new Set<number>([port.zeroPfn, ...refs.keys(), ...L.inflight.keys()]);
     for (const pfn of pages) countUser(pfn);
+    for (const pfn of single) countUser(pfn);
     for (const [block, rc] of [...port.reservedBlocks()].sort((a, b) => a[0] - b[0])) {
       const u = users.get(block) ?? 0;
       if (rc !== 1 + u && add(`tag block ${hex(block)} has refcount ${rc}, ${u} tagged pages use it`)) return out;

@@ -110,7 +110,8 @@ export class Rmap {
 
   /** Returns true if pfn is a process page the rmap knows (anon or shared anon). */
   isAnonPage(pfn: number): boolean {
-    return pfn !== this.port.zeroPfn && !this.port.isFree(pfn) && this.port.testFlag(pfn, PageFlag.Anon);
+    // A page in use holds a reference; a free page has none (and its flags were cleared when it was freed).
+    return pfn !== this.port.zeroPfn && this.port.testFlag(pfn, PageFlag.Anon) && this.port.pageRef(pfn) > 0;
   }
 
   /** Calls fn(vma, slot) for every slot referencing pfn (present, protnone or migration entry). */
