@@ -2,7 +2,7 @@
  * Every dts/examples/ file booted in-process: the kernel's tag storage lines, exactly and in order (and where
  * they sit in the boot log), the outcome, and what it does to MemTotal / MetadataTotal / MetadataFree.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { bootKernel, type BootedSystem } from '../../src/boot/boot.js';
 import { loadDt } from '../../src/dt/load.js';
@@ -181,6 +181,28 @@ describe('dts/examples', () => {
     expect(s.tagStorage.metadataEnabled).toBe(exp.state === 'enabled');
     if (exp.state !== 'enabled') expect(metadataTotalKb(s)).toBe(0);
   });
+
+  test.each(Object.keys(EXPECTED))(
+    "%s: the header comment quotes the kernel's lines as the boot prints them",
+    (name) => {
+      const text = readFileSync(file(name), 'latin1');
+      const block = text.split(' * The v1 kernel prints:\n')[1]!.split(' *\n')[0]!;
+      const quoted = block
+        .split('\n')
+        .map((l) => l.replace(/^ \* {3}/, '').replace(/ {3}\(.*\)$/, ''))
+        .filter((l) => l.length > 0 && !l.startsWith('...') && !l.startsWith('('));
+      expect(quoted.length).toBeGreaterThan(0);
+      const s = boot(loadDt(file(name)));
+      const actual = tagLines(s);
+      let at = 0;
+      for (const q of quoted) {
+        const re = new RegExp(`^${q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace('%lx', '[0-9a-f]+')}$`);
+        const i = actual.findIndex((l, k) => k >= at && re.test(l));
+        expect({ quoted: q, found: i >= 0 }).toEqual({ quoted: q, found: true });
+        at = i + 1;
+      }
+    },
+  );
 
   test('a discovery failure leaves memory exactly as if there were no tag storage node', () => {
     for (const name of Object.keys(EXPECTED).filter((n) => EXPECTED[n]!.state === 'discovery-failed')) {
