@@ -31,6 +31,7 @@
  *   arch: ArchHooks                                the series' hooks (§2.3, §2.4), default no-op
  *   hooks: SlowpathHooks                           reclaim / compaction / OOM, provided by other modules
  */
+import { SimInvariantError } from '../errors.js';
 import type { Geometry } from './geometry.js';
 import {
   ALLOC_CMA,
@@ -45,6 +46,7 @@ import {
   ALLOC_RESERVES,
   ALLOC_WMARK_LOW,
   ALLOC_WMARK_MASK,
+  GFP_HIGHUSER_MOVABLE,
   GFP_USER,
   __GFP_COMP,
   __GFP_DIRECT_RECLAIM,
@@ -75,6 +77,7 @@ import {
 import {
   LOWMEM_RESERVE_RATIO,
   MAX_NR_ZONES,
+  MAX_RECLAIM_RETRIES,
   MIGRATE_CMA,
   MIGRATE_HIGHATOMIC,
   MIGRATE_ISOLATE,
@@ -208,6 +211,7 @@ export class PageAllocator {
   /** Per dense section: index into `zones` of the one zone covering the whole section, or -1. */
   private readonly sectionZone: Int16Array;
   private readonly nrIsolatePageblock: Int32Array;
+  private readonly allocCtx = new Map<number, AllocContext>();
   private readonly userMinFree: number | undefined;
 
   constructor(opts: PageAllocatorOptions) {
@@ -227,17 +231,7 @@ export class PageAllocator {
         ),
     );
     this.zonelists = [];
-    for (const n of this.nodes) {
-      const order = [n, ...this.nodes.filter((m) => m !== n)];
-      const list: Zone[] = [];
-      for (const m of order) {
-        for (let zi = MAX_NR_ZONES - 1; zi >= 0; zi--) {
-          const z = m.zones.find((x) => x.idx === zi);
-          if (z && z.populated) list.push(z);
-        }
-      }
-      this.zonelists[n.nodeId] = list;
-    }
+    this.buildZonelists();
     this.nrIsolatePageblock = new Int32Array(this.zones.length);
     const mm = this.memmap;
     const pps = this.geometry.pagesPerSection;
@@ -252,6 +246,50 @@ export class PageAllocator {
       if (hits.length === 1 && only && only.z.zoneStartPfn <= start && only.z.zoneEndPfn >= end)
         this.sectionZone[s] = only.zi;
     }
+  }
+
+  /** (Re)builds the fallback zonelists from the zones' present pages (build_zonelists). */
+  buildZonelists(): void {
+    this.zonelists.length = 0;
+    for (const n of this.nodes) {
+      const order = [n, ...this.nodes.filter((m) => m !== n)];
+      const list: Zone[] = [];
+      for (const m of order) {
+        for (let zi = MAX_NR_ZONES - 1; zi >= 0; zi--) {
+          const z = m.zones.find((x) => x.idx === zi);
+          if (z && z.populated) list.push(z);
+        }
+      }
+      this.zonelists[n.nodeId] = list;
+    }
+    this.allocCtx.clear();
+  }
+
+  /**
+   * build_all_zonelists() at boot: zonelists, then vm_total_pages = nr_free_zone_pages(gfp_zone(
+   * GFP_HIGHUSER_MOVABLE)) over the early managed-page estimate of free_area_init_core() (present pages minus
+   * calc_memmap_size(), watermarks still 0), and page_group_by_mobility_disabled when that is below
+   * pageblock_nr_pages * MIGRATE_TYPES. For the log line `Built %u zonelists, mobility grouping %s.  Total
+   * pages: %ld` (nr_online_nodes, "on"/"off", vm_total_pages).
+   */
+  buildAllZonelists(): { nrZonelists: number; mobilityGrouping: boolean; totalPages: number } {
+    this.buildZonelists();
+    const zl = this.zonelists[this.cpuToNode[this.cpu] ?? 0] ?? [];
+    const top = gfpZone(GFP_HIGHUSER_MOVABLE);
+    let total = 0;
+    for (const z of zl) if (z.idx <= top) total += this.earlyManagedEstimate(z);
+    this.pageGroupByMobilityDisabled = total < this.geometry.pageblockNrPages * MIGRATE_TYPES;
+    this.allocCtx.clear();
+    return { nrZonelists: this.nodes.length, mobilityGrouping: !this.pageGroupByMobilityDisabled, totalPages: total };
+  }
+
+  /** free_area_init_core()'s freesize: present pages minus calc_memmap_size() (no dma_reserve on arm64). */
+  earlyManagedEstimate(z: Zone): number {
+    let pages = z.spannedPages;
+    if (z.spannedPages > z.presentPages + Math.floor(z.presentPages / 16)) pages = z.presentPages;
+    const ps = this.geometry.pageSize;
+    const memmapPages = Math.ceil((pages * this.geometry.structPageSize) / ps);
+    return z.presentPages >= memmapPages ? z.presentPages - memmapPages : z.presentPages;
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -966,13 +1004,14 @@ export class PageAllocator {
       this.allocCtx.set(key, ctx);
     }
     if (!ctx.preferred) return -1;
+    // reserveMetadata() may allocate (migration targets): keep the outer allocation's count.
+    const outerFailures = this.reserveFailures;
     this.reserveFailures = 0;
     let i = this.getPageFromFreelist(gfp, order, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
     if (i < 0) i = this.allocPagesSlowpath(gfp, order, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
+    this.reserveFailures = outerFailures;
     return i < 0 ? -1 : this.memmap.idxToPfn(i);
   }
-
-  private readonly allocCtx = new Map<number, AllocContext>();
 
   /** Forget cached allocation contexts (after zones are populated or mobility grouping changes). */
   invalidateAllocContexts(): void {
@@ -1007,15 +1046,15 @@ export class PageAllocator {
     let i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
     if (i >= 0) return i;
     if (!(gfp & __GFP_DIRECT_RECLAIM)) return -1;
+    // Bounded like should_reclaim_retry(): MAX_RECLAIM_RETRIES rounds without progress. A tag storage
+    // reservation that failed is progress of its own kind (the next round takes other pages, §2.4), bounded too.
     let noProgress = 0;
-    for (let round = 0; round < 64; round++) {
-      const reserveFailed = this.reserveFailures > 0;
+    let reserveRounds = 0;
+    let oomRounds = 0;
+    for (let round = 0; round < 1024; round++) {
+      let progress = false;
+      if (this.hooks.directReclaim && this.hooks.directReclaim(order, gfp, highest) > 0) progress = true;
       this.reserveFailures = 0;
-      let progress = reserveFailed;
-      if (this.hooks.directReclaim) {
-        const n = this.hooks.directReclaim(order, gfp, highest);
-        if (n > 0) progress = true;
-      }
       i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
       if (i >= 0) return i;
       if (order > 0 && this.hooks.directCompact?.(order, gfp, highest)) {
@@ -1024,18 +1063,22 @@ export class PageAllocator {
         if (i >= 0) return i;
       }
       if (gfp & __GFP_NORETRY) return -1;
-      noProgress = progress ? 0 : noProgress + 1;
-      if (noProgress < 2 && progress) continue;
-      if (this.hooks.outOfMemory?.(order, gfp)) {
-        wake();
-        noProgress = 0;
+      if (this.reserveFailures > 0 && reserveRounds < MAX_RECLAIM_RETRIES) {
+        reserveRounds++;
         continue;
       }
-      if (!(gfp & __GFP_NOFAIL)) return -1;
-      // __GFP_NOFAIL with nothing left to try: ignore watermarks as a last resort (ALLOC_NO_WATERMARKS).
-      return this.getPageFromFreelist(gfp, order, allocFlags | ALLOC_NO_WATERMARKS, highest, mt, zonelist, preferred);
+      noProgress = progress ? 0 : noProgress + 1;
+      if (progress && noProgress === 0 && round < 4 * MAX_RECLAIM_RETRIES) continue;
+      if (oomRounds < MAX_RECLAIM_RETRIES && this.hooks.outOfMemory?.(order, gfp)) {
+        oomRounds++;
+        wake();
+        continue;
+      }
+      break;
     }
-    return -1;
+    if (!(gfp & __GFP_NOFAIL)) return -1;
+    // __GFP_NOFAIL with nothing left to try: ignore the watermarks (ALLOC_NO_WATERMARKS) as a last resort.
+    return this.getPageFromFreelist(gfp, order, allocFlags | ALLOC_NO_WATERMARKS, highest, mt, zonelist, preferred);
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -1066,6 +1109,8 @@ export class PageAllocator {
   freePages(pfn: number, order: number): void {
     const mm = this.memmap;
     const i = mm.idxOf(pfn);
+    if ((mm.u32[i * 4] as number) & (PG_buddy | PG_pcp))
+      throw new SimInvariantError(`freeing pfn 0x${pfn.toString(16)}, which is already free`);
     if (this.arch.metadataEnabled && this.arch.pageHasMetadata(pfn)) this.arch.freeMetadata(pfn, order);
     this.clearPages(i, order);
     const z = this.zoneOfIdx(i);

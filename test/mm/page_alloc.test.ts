@@ -381,3 +381,71 @@ describe('isolation and take-off helpers', () => {
     expect(alloc.checkInvariants()).toEqual([]);
   });
 });
+
+describe('slow path, hooks and guards', () => {
+  test('double free is an internal error, not silent corruption', () => {
+    const { alloc } = makeMachine({ noWatermarks: true, noPcp: true });
+    const p = alloc.allocPages(0, GFP_KERNEL);
+    alloc.freePages(p, 0);
+    expect(() => alloc.freePages(p, 0)).toThrow(/already free/);
+    expect(alloc.checkInvariants()).toEqual([]);
+  });
+
+  test('below the watermarks the slow path wakes kswapd, reclaims, then calls the OOM hook', () => {
+    const { alloc } = makeMachine({ dmaMiB: 4, normalMiB: 4 });
+    const calls: string[] = [];
+    const held: number[] = [];
+    alloc.hooks = {
+      wakeKswapd: () => void calls.push('kswapd'),
+      directReclaim: () => {
+        calls.push('reclaim');
+        // A reclaim that finds less and less: 8 pages in all, then nothing.
+        if (calls.filter((c) => c === 'reclaim').length > 8) return 0;
+        const p = held.pop();
+        if (p === undefined) return 0;
+        alloc.freePages(p, 0);
+        return 1;
+      },
+      outOfMemory: () => {
+        calls.push('oom');
+        return false;
+      },
+    };
+    for (;;) {
+      const p = alloc.allocPages(0, GFP_KERNEL);
+      if (p < 0) break;
+      held.push(p);
+      if (held.length > 4096) throw new Error('no watermark stopped the allocations');
+    }
+    expect(calls).toContain('kswapd');
+    expect(calls).toContain('reclaim');
+    expect(calls[calls.length - 1]).toBe('oom');
+    expect(alloc.checkInvariants()).toEqual([]);
+  });
+
+  test('an allocation made inside reserveMetadata (a migration target) does not hide the outer failure', () => {
+    const m = makeMachine({ metadataMiB: 2, noWatermarks: true, noPcp: true });
+    const { alloc } = m;
+    let attempts = 0;
+    alloc.arch = {
+      metadataEnabled: true,
+      reserveMetadata: () => {
+        attempts++;
+        const t = alloc.allocPages(0, GFP_HIGHUSER_MOVABLE);
+        alloc.freePages(t, 0);
+        return attempts >= 3;
+      },
+      freeMetadata: () => undefined,
+      pageHasMetadata: () => false,
+    };
+    expect(alloc.allocPages(0, GFP_HIGHUSER_MOVABLE | __GFP_TAGGED)).toBeGreaterThanOrEqual(0);
+    expect(attempts).toBe(3);
+    expect(alloc.checkInvariants()).toEqual([]);
+  });
+
+  test('buildAllZonelists: total pages from the early estimate, mobility grouping on', () => {
+    const { alloc } = makeMachine({ dmaMiB: 64, normalMiB: 64 });
+    // Each zone: 16384 present pages minus ceil(16384 * 64 / 4096) = 256 memmap pages.
+    expect(alloc.buildAllZonelists()).toEqual({ nrZonelists: 1, mobilityGrouping: true, totalPages: 2 * 16128 });
+  });
+});
