@@ -62,6 +62,8 @@ interface Tok {
   fromSource: boolean;
   /** A placemarker: an empty `##` operand. */
   pm: boolean;
+  /** A source line's first token put back after a failed look for '(': it starts its line when re-read. */
+  newLine?: boolean;
 }
 
 const tok = (t: TType, s: string, ws: boolean, pos: SrcPos | undefined): Tok => ({
@@ -222,8 +224,18 @@ class FileLexer {
 
   next(): Tok {
     const t = this.peek();
-    this.peeked = undefined;
+    this.peeked = this.peeked2;
+    this.peeked2 = undefined;
     return t;
+  }
+
+  private peeked2: Tok | undefined;
+
+  /** The token after the peeked one, if it is on the same line. */
+  peekSecond(): Tok | undefined {
+    this.peek();
+    if (!this.peeked2) this.peeked2 = this.lex();
+    return this.peeked2.bol ? undefined : this.peeked2;
   }
 
   /** Skips the rest of the current logical line (a directive's tail, or a skipped line). */
@@ -496,6 +508,12 @@ interface Cond {
 interface FileState {
   lx: FileLexer;
   conds: Cond[];
+  /**
+   * Multiple-include optimisation (as GCC's): 'start' until the first token or directive; 'in' inside a
+   * leading `#ifndef GUARD`; 'closed' after its #endif; 'no' once anything else is seen.
+   */
+  mi: 'start' | 'in' | 'closed' | 'no';
+  guard?: string;
 }
 
 class Preprocessor {
@@ -508,6 +526,8 @@ class Preprocessor {
   private argNesting = 0;
   private collecting = 0;
   private includes = 0;
+  /** Files wrapped whole in `#ifndef GUARD … #endif`: path → GUARD. */
+  private readonly guards = new Map<string, string>();
   /** The outermost macro call whose arguments are being expanded: where runaway nesting is reported. */
   private outerCall: SrcPos | undefined;
   /** The last token read from a file: where a runaway expansion is reported. */
@@ -545,6 +565,7 @@ class Preprocessor {
     this.files.push({
       lx: new FileLexer(text, opts.file, dir === '.' && !opts.file.startsWith('.') ? '' : dir),
       conds: [],
+      mi: 'no',
     });
     this.out.marker(1, opts.file);
   }
@@ -570,7 +591,11 @@ class Preprocessor {
     for (;;) {
       const ctx = this.contexts[this.contexts.length - 1];
       if (ctx) {
-        if (ctx.i < ctx.toks.length) return ctx.toks[ctx.i++]!;
+        if (ctx.i < ctx.toks.length) {
+          const t = ctx.toks[ctx.i++]!;
+          if (t.newLine && this.collecting === 0) this.out.lineChange(t);
+          return t;
+        }
         // The end of an argument being pre-expanded is its end of input.
         if (this.contexts.length - 1 === floor) return tok('eof', '', false, undefined);
         this.contexts.pop();
@@ -587,6 +612,7 @@ class Preprocessor {
         if (open) throw new InputError('unterminated #if', open.pos);
         if (this.collecting > 0 || this.files.length === 1) return t;
         this.files.pop();
+        if (fs.mi === 'closed' && fs.guard !== undefined) this.guards.set(fs.lx.realPath, fs.guard);
         const parent = this.fileState!;
         this.out.marker(parent.lx.presumedLine, parent.lx.presumedFile, 2);
         continue;
@@ -603,6 +629,7 @@ class Preprocessor {
         if (this.collecting > 0) t.ws = true;
         else this.out.lineChange(t);
       }
+      if (fs.mi === 'start' || fs.mi === 'closed') fs.mi = 'no';
       this.lastPos = t.pos;
       return t;
     }
@@ -678,8 +705,9 @@ class Preprocessor {
     if (!(next.t === 'op' && next.s === '(')) {
       // Not an invocation: put back what was read (an end of input is simply read again).
       if (next.t !== 'eof') {
-        if (next.bol && next.fromSource && this.collecting === 0) this.out.lineChange(next);
-        this.contexts.push({ toks: [next], i: 0, macro: undefined });
+        // A token from the next source line starts that line once it is read again.
+        const back = next.bol && next.fromSource && this.collecting === 0 ? { ...next, newLine: true } : next;
+        this.contexts.push({ toks: [back], i: 0, macro: undefined });
       }
       return false;
     }
@@ -714,7 +742,7 @@ class Preprocessor {
       for (;;) {
         const t = this.readRaw(floor);
         if (t.t === 'eof') throw new InputError(`unterminated argument list invoking macro "${m.name}"`, name.pos);
-        if (t.t === 'pad') continue;
+        if (t.t === 'pad' && args[args.length - 1]!.length === 0) continue; // leading padding is dropped
         if (t.t === 'op' && t.s === '(') depth++;
         else if (t.t === 'op' && t.s === ')') {
           if (depth === 0) break;
@@ -736,6 +764,8 @@ class Preprocessor {
     } finally {
       this.collecting--;
     }
+    // Trailing padding is dropped too (collect_args).
+    for (const a of args) while (a.length && a[a.length - 1]!.t === 'pad') a.pop();
     const n = m.params.length;
     if (n === 0 && args.length === 1 && args[0]!.length === 0) return [];
     if (args.length === n) return args;
@@ -904,6 +934,16 @@ class Preprocessor {
     if (nameTok.t !== 'name') return active ? false : (lx.skipLine(), true);
     const d = nameTok.s;
     const conds = fs.conds;
+    // Multiple-include optimisation bookkeeping.
+    if (fs.mi === 'in' && conds.length === 1 && (d === 'else' || d === 'elif')) fs.mi = 'no';
+    else if (fs.mi === 'in' && conds.length === 1 && d === 'endif') fs.mi = 'closed';
+    else if (fs.mi === 'start' && d === 'ifndef') {
+      const g = lx.peekSecond();
+      if (g?.t === 'name') {
+        fs.mi = 'in';
+        fs.guard = g.s;
+      } else fs.mi = 'no';
+    } else if (fs.mi === 'start' || fs.mi === 'closed') fs.mi = 'no';
     switch (d) {
       case 'ifdef':
       case 'ifndef':
@@ -1120,10 +1160,13 @@ class Preprocessor {
       throw new InputError(`more than ${MAX_INCLUDES} #include directives processed`, hash.pos);
     const found = this.findInclude(name, angled, fs);
     if (!found) throw new InputError(`${name}: no such file or directory`, first.pos ?? hash.pos);
+    const guard = this.guards.get(found.path);
+    if (guard !== undefined && this.macros.has(guard)) return; // include guard still defined: nothing to read
     const dir = path.dirname(found.path);
     this.files.push({
       lx: new FileLexer(found.text, found.path, dir === '.' && !found.path.startsWith('.') ? '' : dir),
       conds: [],
+      mi: 'start',
     });
     this.out.marker(1, found.path, 1);
   }
