@@ -599,8 +599,7 @@ export class ProcessLayer {
     try {
       for (let addr = first; addr < end;) {
         const vma = p.mm.findVma(addr);
-        if (vma === undefined)
-          return this.segv(p, addr, 'SEGV_MAPERR', FaultResult.AccErr, 'level 3 translation fault');
+        if (vma === undefined) return this.segv(p, addr, 'SEGV_MAPERR', FaultResult.AccErr, write, false);
         const i0 = (addr - vma.start) / ps;
         const i1 = Math.min(vma.pages, Math.ceil((end - vma.start) / ps));
         for (let i = i0; i < i1; i++) {
@@ -622,8 +621,7 @@ export class ProcessLayer {
     try {
       for (let addr = start; addr < end;) {
         const vma = p.mm.findVma(addr);
-        if (vma === undefined)
-          return this.segv(p, addr, 'SEGV_MAPERR', FaultResult.AccErr, 'level 3 translation fault');
+        if (vma === undefined) return this.segv(p, addr, 'SEGV_MAPERR', FaultResult.AccErr, true, false);
         const idx = Math.floor((addr - vma.start) / ps);
         const pageEnd = Math.min(vma.start + (idx + 1) * ps, end);
         const r = this.accessPage(vma, idx, true);
@@ -654,8 +652,7 @@ export class ProcessLayer {
     try {
       for (let addr = start; addr < end;) {
         const vma = p.mm.findVma(addr);
-        if (vma === undefined)
-          return this.segv(p, addr, 'SEGV_MAPERR', FaultResult.AccErr, 'level 3 translation fault');
+        if (vma === undefined) return this.segv(p, addr, 'SEGV_MAPERR', FaultResult.AccErr, false, false);
         const idx = Math.floor((addr - vma.start) / ps);
         const pageStart = vma.start + idx * ps;
         const pageEnd = Math.min(pageStart + ps, end);
@@ -702,15 +699,24 @@ export class ProcessLayer {
     return { result: FaultResult.AccErr, addr: far, why: 'SEGV_MTESERR' };
   }
 
-  private segv(p: Process, addr: number, code: string, r: FaultResult, name: string): OpResult {
-    this.showSignal(p, name.includes('translation') ? 0x92000007n : 0x9200004fn, name);
+  /**
+   * do_bad_area -> arm64_force_sig_fault for an access the VMA does not allow (SEGV_ACCERR) or an address no VMA
+   * covers (SEGV_MAPERR). ESR: EC 0x24 (DABT, lower EL) | IL, WnR (bit 6) for a write, DFSC 0x07 (level 3
+   * translation fault, no valid PTE) or 0x0f (level 3 permission fault, a valid PTE); inf->name as in
+   * fault_info[] (arch/arm64/mm/fault.c).
+   */
+  private segv(p: Process, addr: number, code: string, r: FaultResult, write: boolean, present: boolean): OpResult {
+    const esr = 0x92000000n | (write ? 0x40n : 0n) | (present ? 0x0fn : 0x07n);
+    this.showSignal(p, esr, present ? 'level 3 permission fault' : 'level 3 translation fault');
     this.signals.push({ pid: p.pid, comm: p.comm, code, addr: BigInt(addr) });
     return { result: r, addr, why: code };
   }
 
   private faultFailed(p: Process, addr: number, r: FaultResult, write: boolean): OpResult {
     if (r === FaultResult.AccErr) {
-      return this.segv(p, addr, 'SEGV_ACCERR', r, write ? 'level 3 permission fault' : 'level 3 translation fault');
+      const v = p.mm.findVma(addr);
+      const present = v !== undefined && (v.pte[Math.floor((addr - v.start) / this.port.pageSize)]! & PTE_VALID) !== 0;
+      return this.segv(p, addr, 'SEGV_ACCERR', r, write, present);
     }
     return { result: r, addr, why: r === FaultResult.Oom ? 'VM_FAULT_OOM' : this.fault.why };
   }
