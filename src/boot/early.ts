@@ -316,12 +316,19 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
   const memmapAllocs: { nid: number; base: number; size: number }[] = [];
   for (const nid of [...sectionsByNid.keys()].sort((a, b) => a - b)) {
     const nsec = sectionsByNid.get(nid)!.size;
-    const size = Math.ceil((nsec * pps * 64) / ps) * ps;
-    // section_map_size() = ALIGN(sizeof(struct page) * PAGES_PER_SECTION, PMD_SIZE) — 2 MiB with 4K pages.
-    const secMap = Math.ceil((pps * 64) / ps) * ps;
-    const alignment = inp.pageShift === 12 ? secMap : ps;
-    const base =
-      mb.allocRange(size, alignment, 0, Infinity, nid, 'memmap') ?? mb.allocRange(size, ps, 0, Infinity, nid, 'memmap');
+    // Each section's struct pages: 64 bytes per page, whole pages (PMD-mapped 2 MiB blocks with 4K pages).
+    const perSection = Math.ceil((pps * 64) / ps) * ps;
+    const size = nsec * perSection;
+    // sparse_buffer_init(): one buffer of map_count * section_map_size(), aligned to section_map_size()
+    // = ALIGN(sizeof(struct page) * PAGES_PER_SECTION, PMD_SIZE), allocated top-down from the node; the
+    // memmap is carved from its bottom and sparse_buffer_fini() frees the unused rest. When the buffer does
+    // not fit (64K pages: 512 MiB per section), every vmemmap page comes from memblock on its own, top-down:
+    // the same amount, just below the highest free memory.
+    const pmdSize = 2 ** (2 * inp.pageShift - 3);
+    const secMap = Math.ceil((pps * 64) / pmdSize) * pmdSize;
+    let base = mb.allocRange(nsec * secMap, secMap, 0, Infinity, nid, 'memmap');
+    if (base !== undefined && nsec * secMap > size) mb.freeReserved(base + size, nsec * secMap - size);
+    base ??= mb.allocRange(size, ps, 0, Infinity, nid, 'memmap');
     if (base === undefined) {
       throw new InputError(`node ${nid}: no memory left for its ${size}-byte struct page array`, platform.source);
     }
