@@ -53,7 +53,7 @@ function toGfp(g: number): number {
 }
 
 /** `dataMiB` of tagged memory at 4 GiB (Normal), its tag storage right after it, 16 MiB of DMA at 2 GiB. */
-function machine(dataMiB: number): BenchMachine {
+export function machine(dataMiB: number): BenchMachine {
   const g = geometryFor(4096);
   const log = new KernelLog();
   const normStart = 0x100000000 / g.pageSize;

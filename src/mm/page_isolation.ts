@@ -142,7 +142,13 @@ export class PageIsolation {
         for (let i = done.length - 2; i >= 0; i -= 2) mm.unisolatePageblock(done[i]!, done[i + 1]!);
         return EBUSY;
       }
+      // isolate_single_pageblock: a free buddy block larger than a pageblock that crosses its edge (an
+      // order-10 block over two pageblocks) is split first, so that only this pageblock's pages are isolated.
+      const head = mm.freeBlockHead(pb);
+      const order = head >= 0 ? mm.freeBlockOrder(head) : -1;
+      const split = head >= 0 && (head < pb || head + (1 << order) > pb + nr) && mm.takeFreeBlock(head, order);
       mm.isolatePageblock(pb);
+      if (split) this.freeRangeAligned(head, head + (1 << order), Math.log2(nr));
       done.push(pb, cur);
     }
     return done;
@@ -253,12 +259,12 @@ export class PageIsolation {
     return ret;
   }
 
-  /** Gives [lo, hi) (pages in use with count 1) back to the buddy in maximal aligned blocks. */
-  private freeRangeAligned(lo: number, hi: number): void {
+  /** Gives [lo, hi) (pages in use with count 1) back to the buddy in maximal aligned blocks of at most maxOrder. */
+  private freeRangeAligned(lo: number, hi: number, maxOrder = this.mm.maxOrder): void {
     const mm = this.mm;
     while (lo < hi) {
       let order = 0;
-      while (order < mm.maxOrder && lo % (2 << order) === 0 && lo + (2 << order) <= hi) order++;
+      while (order < maxOrder && lo % (2 << order) === 0 && lo + (2 << order) <= hi) order++;
       for (let p = lo; p < lo + (1 << order); p++) mm.setPageRef(p, 0);
       mm.freePages(lo, order);
       lo += 1 << order;

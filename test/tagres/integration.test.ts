@@ -8,8 +8,8 @@ import { checkInvariants } from '../../src/invariants/check.js';
 import { VM_MTE, VM_READ, VM_WRITE, type Vma } from '../../src/process/mm.js';
 import { FaultResult } from '../../src/process/fault.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../../src/mm/vmstat.js';
-import { GFP_HIGHUSER_MOVABLE, __GFP_COMP } from '../../src/mm/gfp.js';
-import { MIGRATE_MOVABLE } from '../../src/mm/zone.js';
+import { GFP_HIGHUSER_MOVABLE, __GFP_COMP, __GFP_TAGGED } from '../../src/mm/gfp.js';
+import { MIGRATE_METADATA, MIGRATE_MOVABLE } from '../../src/mm/zone.js';
 
 const RW = VM_READ | VM_WRITE;
 const MiB = 1024 * 1024;
@@ -143,5 +143,25 @@ describe('direct compaction (§3.5 P8, P9)', () => {
     expect(m.ev('pgmigrate_success')).toBeGreaterThan(0);
     m.alloc.freePages(pfn, 9);
     clean(m);
+  });
+});
+
+describe('isolation of a pageblock inside a larger free block', () => {
+  test('an order-10 METADATA block over two pageblocks is split; only one pageblock is isolated', () => {
+    const m = makeRealMachine({ dataMiB: 128 });
+    const z = m.alloc.zones[2]!;
+    expect(z.freeListCount(10, MIGRATE_METADATA)).toBe(1);
+    const pfn = m.region.mem.start + 512 * 32; // its tag block is the first page of the second pageblock
+    const r = m.reuse.reserve.reserveMetadataStorage(pfn, 0, GFP_HIGHUSER_MOVABLE | __GFP_TAGGED);
+    expect(r).toBe(0);
+    expect([...m.ts.reservedBlocks]).toEqual([m.region.tag.start + 512]);
+    expect(m.alloc.checkInvariants()).toEqual([]);
+    expect(z.freeListCount(10, MIGRATE_METADATA)).toBe(0);
+    expect(z.freeListCount(9, MIGRATE_METADATA)).toBe(1);
+    expect(m.alloc.pageblockMigratetype(m.region.tag.start + 512)).toBe(MIGRATE_METADATA);
+    expect(freeMetadata(m)).toBe(1023);
+    m.reuse.reserve.freeMetadataStorage(pfn, 0);
+    expect(m.alloc.checkInvariants()).toEqual([]);
+    expect(z.freeListCount(10, MIGRATE_METADATA)).toBe(1);
   });
 });
