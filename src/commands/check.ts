@@ -81,6 +81,9 @@ const SEVERITY_OF: Record<TagOutcome, CheckSeverity> = {
   'metadata-unused': 'error',
 };
 
+/** Log levels of other boot lines worth showing beside the tag storage findings. */
+const OTHER_LEVELS = new Set(['emerg', 'alert', 'crit', 'err', 'warning']);
+
 /** One line per outcome, for the summary. */
 const STATE_TEXT: Record<TagStorageState, string> = {
   none: 'not enabled: no v1 tag storage node found',
@@ -127,6 +130,22 @@ export function runCheck(opts: {
       ...(position !== undefined ? { position } : {}),
       lines: f.lines,
       explanation,
+    });
+  }
+  // Other warnings and errors of the same boot (memory nodes, reserved memory, mem=), for context.
+  const tagLines = new Set(ts.findings.flatMap((f) => f.lines));
+  for (const rec of sys.log.all()) {
+    if (!OTHER_LEVELS.has(rec.level) || tagLines.has(rec.text)) continue;
+    findings.push({
+      source: 'kernel',
+      rule: 'boot-log',
+      severity: 'warning',
+      node: '/',
+      lines: [rec.text],
+      explanation:
+        'Printed at ' +
+        rec.level +
+        ' level while booting this device tree (not a tag storage rule); `mte-sim boot` shows it in context.',
     });
   }
   for (const l of lintTagStorage(dt, pageSize)) {

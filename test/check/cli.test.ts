@@ -141,6 +141,27 @@ describe('mte-sim check', () => {
     expect(run(trunc).status).toBe(2);
   });
 
+  test('other warnings and errors of the boot are shown beside the tag storage findings', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mte-sim-check-'));
+    const f = path.join(dir, 'resv.dts');
+    writeFileSync(
+      f,
+      '/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>;\n' +
+        '  memory0: memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x7c000000>; };\n' +
+        '  reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges; bad@0 { reg = <0 1 2>; }; };\n' +
+        '  metadata@fc000000 { compatible = "arm,mte-tag-storage"; reg = <0 0xfc000000 0 0x3e00000>;\n' +
+        '    block-size = <0x1000>; memory = <&memory0>; };\n};\n',
+    );
+    const r = run(f);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(
+      `${f}: warning (boot-log): /\n    kernel: OF: fdt: No chosen node found, continuing without\n`,
+    );
+    expect(r.stdout).toContain(
+      "    kernel: OF: fdt: Reserved memory: invalid reg property in 'bad@0', skipping node.\n",
+    );
+  });
+
   test('--list-rules prints every kernel rule with its message, and the mte-sim warnings', () => {
     const r = run('--list-rules');
     expect(r.status).toBe(0);
