@@ -16,6 +16,7 @@ const benches: [string, () => Promise<{ default: Bench }>][] = [
   ['mm', () => import('./mm.js')],
   ['fault', () => import('./fault.js')],
   ['migrate', () => import('./migrate.js')],
+  ['swap', () => import('./swap.js')],
 ];
 
 const only = process.argv.slice(2);

@@ -19,8 +19,12 @@
  * MAX_RECLAIM_RETRIES the node is hopeless and kswapd is no longer woken (wakeup_kswapd), and a successful direct
  * reclaim resets it (shrink_node). kswapd_*_wmark_hit_quickly stay 0: kswapd never goes to sleep early here.
  *
- * Reclaim runs synchronously inside the allocating call (kswapd is not a separate thread: its work happens at
- * the moment it is woken), and never recurses (PF_MEMALLOC: reclaim's own allocations do not reclaim).
+ * kswapd is a thread of its own: wakeup_kswapd() only records the node (and the largest order / highest zone
+ * asked for), and kswapd's balance_pgdat runs when the emulated CPU is next free — after the statement (or race
+ * step) that woke it, through `kswapd()`. Within one long operation the allocations therefore run down to the
+ * min watermark, use METADATA pages as the last resort (§3.2) and fall back on direct reclaim, as when the real
+ * kswapd cannot keep up. Direct reclaim runs synchronously inside the allocating call. Reclaim never recurses
+ * (PF_MEMALLOC: reclaim's own allocations do not reclaim).
  */
 import { __GFP_IO } from './gfp.js';
 import type { PageAllocator } from './page_alloc.js';
@@ -82,6 +86,8 @@ export class Vmscan {
   private inReclaim = false;
   /** kswapd runs (balance_pgdat calls), for tests and reports. */
   kswapdRuns = 0;
+  /** Nodes whose kswapd was woken and has not run yet: the largest order and highest zone index asked for. */
+  private readonly woken = new Map<PgData, { order: number; highest: number }>();
 
   constructor(readonly alloc: PageAllocator) {}
 
@@ -120,15 +126,39 @@ export class Vmscan {
 
   /**
    * wakeup_kswapd(): a hopeless node (kswapd_failures >= MAX_RECLAIM_RETRIES) or a balanced one is left alone;
-   * otherwise kswapd runs balance_pgdat now.
+   * otherwise kswapd is woken (pgdat->kswapd_order / kswapd_highest_zoneidx keep the largest request) and runs
+   * at the next `kswapd()`.
    */
   wakeupKswapd(z: Zone, order: number, highest: number): void {
-    if (this.inReclaim || this.target === undefined || !z.populated) return;
+    if (this.target === undefined || !z.populated) return;
     const pgdat = this.pgdatOf(z);
     if (pgdat === undefined) return;
     if (pgdat.kswapdFailures >= MAX_RECLAIM_RETRIES) return;
     if (this.pgdatBalanced(pgdat, order, highest)) return;
-    this.balancePgdat(pgdat, order, highest);
+    const w = this.woken.get(pgdat);
+    if (w === undefined) this.woken.set(pgdat, { order, highest });
+    else {
+      w.order = Math.max(w.order, order);
+      w.highest = Math.max(w.highest, highest);
+    }
+  }
+
+  /** Returns true if some node's kswapd was woken and has not run yet. */
+  get kswapdPending(): boolean {
+    return this.woken.size > 0;
+  }
+
+  /** The kswapd threads run: balance_pgdat for every woken node (in node order). Returns the pages reclaimed. */
+  kswapd(): number {
+    if (this.inReclaim || this.woken.size === 0) return 0;
+    const runs = [...this.woken].sort((a, b) => a[0].nodeId - b[0].nodeId);
+    this.woken.clear();
+    let n = 0;
+    for (const [pgdat, w] of runs) {
+      if (pgdat.kswapdFailures >= MAX_RECLAIM_RETRIES || this.pgdatBalanced(pgdat, w.order, w.highest)) continue;
+      n += this.balancePgdat(pgdat, w.order, w.highest);
+    }
+    return n;
   }
 
   /**

@@ -417,6 +417,16 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     return true;
   }
 
+  /**
+   * What runs when the emulated CPU is free between statements (and race steps): OOM victims that were busy
+   * exit, then the kswapd threads woken meanwhile balance their nodes.
+   */
+  background(): void {
+    this.reapPending();
+    this.vmscan?.kswapd();
+    this.L.flush();
+  }
+
   /** Ends the OOM victims that were busy in the statement that just ran (the memory returns). */
   reapPending(): void {
     while (this.pendingExit.length > 0) {

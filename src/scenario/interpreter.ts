@@ -130,6 +130,8 @@ export class Interpreter implements ExpectContext {
   }
 
   private afterStep(pos: SrcPos): void {
+    // The CPU is free: OOM victims exit, woken kswapd threads run (src/process/swap.ts background()).
+    this.swapSys()?.background();
     this.flushLog();
     if (!this.opts.check) return;
     const v = checkInvariants(this.layer);

@@ -22,8 +22,12 @@ export function smallTree(ramBytes = RAM) {
   ]);
 }
 
-export async function bootSmall(opts: { fixPfnTags?: boolean; ramBytes?: number } = {}) {
-  const parts = await bootForRun({ tree: smallTree(opts.ramBytes), fixPfnTags: opts.fixPfnTags ?? true });
+export async function bootSmall(opts: { fixPfnTags?: boolean; ramBytes?: number; minFreeKbytes?: number } = {}) {
+  const parts = await bootForRun({
+    tree: smallTree(opts.ramBytes),
+    fixPfnTags: opts.fixPfnTags ?? true,
+    ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
+  });
   const { machine, layer } = buildRuntime(parts, {
     fixMetadataNone: true,
     fixPfnTags: opts.fixPfnTags ?? true,
@@ -50,7 +54,12 @@ export async function runSmall(
 ): Promise<ScenarioRun> {
   const sc = parseScenario(text, 'swap-test.scn');
   const fixPfnTags = sc.config['fix.pfn_tags']?.value ?? opts.fixPfnTags ?? true;
-  const m = await bootSmall({ fixPfnTags, ...(opts.ramBytes !== undefined ? { ramBytes: opts.ramBytes } : {}) });
+  const mfk = sc.config.min_free_kbytes?.value;
+  const m = await bootSmall({
+    fixPfnTags,
+    ...(opts.ramBytes !== undefined ? { ramBytes: opts.ramBytes } : {}),
+    ...(mfk !== undefined ? { minFreeKbytes: mfk } : {}),
+  });
   const events: RunEvent[] = [];
   const it = new Interpreter(m.machine, m.layer, {
     seed: opts.seed ?? sc.config.seed?.value ?? 1,
