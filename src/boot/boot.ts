@@ -21,7 +21,7 @@ import { DtIndex, type DtTree } from '../dt/tree.js';
 import { UsageError } from '../errors.js';
 import { geometryFor, type Geometry, type PageSize } from '../mm/geometry.js';
 import { Memblock } from '../mm/memblock.js';
-import { MemMap } from '../mm/memmap.js';
+import { MemMap, PG_mte_tagged, PG_reserved } from '../mm/memmap.js';
 import { PageAllocator } from '../mm/page_alloc.js';
 import { NR_FREE_PAGES } from '../mm/vmstat.js';
 import { MIGRATE_CMA, MIGRATE_MOVABLE, MIGRATE_TYPES, Zone } from '../mm/zone.js';
@@ -248,6 +248,10 @@ export function bootKernel(opts: BootOptions): BootedSystem {
     geometry,
     ranges.map((r) => ({ startPfn: r.start, endPfn: r.end })),
   );
+  // The zero page is kernel bss (PageReserved); cpu_enable_mte() (smp_prepare_boot_cpu, MTE present) clears
+  // its tags and marks it PG_mte_tagged, which is why activation reserves its tag block (kernel-facts §1.1).
+  memmap.setFlag(ctx.zeroPagePfn, PG_reserved, true);
+  if (mteSupported) memmap.setFlag(ctx.zeroPagePfn, PG_mte_tagged, true);
   const cpus = Math.max(1, platform.cpus);
   const zones: Zone[] = [];
   for (const n of nodes) {

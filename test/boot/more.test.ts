@@ -74,3 +74,15 @@ describe('every dts/examples file boots with consistent counters', () => {
     expect(s.memoryLine.availableKb + s.memoryLine.reservedKb).toBe(s.memoryLine.physKb);
   });
 });
+
+test('the zero page is PageReserved and, with MTE, PG_mte_tagged with its tag storage reserved', async () => {
+  const { PG_mte_tagged, PG_reserved, PG_tag_storage_reserved } = await import('../../src/mm/memmap.js');
+  const fvp = loadDt(path.join(ROOT, 'dts/fvp-base-revc-mte.dts'));
+  const on = boot(fvp);
+  const f = on.mm.memmap.flags(on.ctx.zeroPagePfn);
+  expect(f & PG_reserved).toBeTruthy();
+  expect(f & PG_mte_tagged).toBeTruthy();
+  expect(f & PG_tag_storage_reserved).toBeTruthy();
+  const off = boot(fvp, { cmdline: 'arm64.nomte' });
+  expect(off.mm.memmap.flags(off.ctx.zeroPagePfn) & PG_mte_tagged).toBe(0);
+});
