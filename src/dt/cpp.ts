@@ -927,6 +927,11 @@ class Preprocessor {
         lx.skipLine();
         return true;
       }
+      // A line marker `# 12 "file" flags…`. GCC in assembler mode passes even these through as text (and
+      // dtc honours them); we honour them here, which positions errors and __LINE__ the same way. Any
+      // other `#` + number line is ordinary text, as in GCC.
+      const after = lx.peekSecond();
+      if (!/^[0-9]+$/.test(nameTok.s) || (after !== undefined && after.t !== 'string')) return false;
       lx.next();
       this.lineDirective(fs, nameTok, hash);
       return true;

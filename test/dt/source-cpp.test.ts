@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import fc from 'fast-check';
 import { preprocess } from '../../src/dt/cpp.js';
 import { compileDts } from '../../src/dt/dts.js';
 import { InputError } from '../../src/errors.js';
@@ -155,4 +156,103 @@ describe('preprocessor output matches GCC cpp token for token', () => {
   test('without readFile, #include is an InputError at the directive', () => {
     expect(() => preprocess('\n#include "x.h"\n', { file: 'm.dts' })).toThrow(InputError);
   });
+});
+
+// -- random macro programs ------------------------------------------------------------------------
+
+const DEFS = [
+  '#define A 1',
+  '#define B A + A',
+  '#define C(x) x',
+  '#define D(x, y) x##y',
+  '#define E(x) #x',
+  '#define F(...) f(__VA_ARGS__)',
+  '#define G(a, b...) g(a, ## b)',
+  '#define H H',
+  '#define I(x) C(x) C',
+  '#define J',
+  '#define K() k',
+  '#define L(x) -x-',
+  '#define M(x) <x>',
+  '#define N(x) x x',
+  '#define O(x) D(x, 1)',
+  '#undef A',
+  '#define P(x) E(x)',
+];
+const TOKENS = [
+  'A',
+  'B',
+  'C(',
+  'D(',
+  'E(',
+  'F(',
+  'G(',
+  'H',
+  'I(',
+  'J',
+  'K(',
+  'L(',
+  'M(',
+  'N(',
+  'O(',
+  'P(',
+  ')',
+  ',',
+  '(',
+  '1',
+  '0x1',
+  'x',
+  '-',
+  '+',
+  '<',
+  '>',
+  '&',
+  '&&',
+  '#',
+  '"s"',
+  "'c'",
+  '.',
+  '@',
+  ':',
+  ';',
+  '{',
+  '}',
+  '=',
+  '/',
+  '*',
+  ' ',
+  ' ',
+  ' ',
+  '\n',
+  '[',
+  ']',
+  'ab',
+  '2e+',
+  '..',
+];
+const program = fc
+  .tuple(
+    fc.array(fc.constantFrom(...DEFS), { maxLength: 8 }),
+    fc.array(fc.array(fc.constantFrom(...TOKENS), { maxLength: 14 }), { maxLength: 5 }),
+  )
+  .map(([d, lines]) => `${d.join('\n')}\n${lines.map((l) => l.join('')).join('\n')}\n`);
+
+test('random macro programs: same output as GCC, or an error where GCC fails (300 cases)', () => {
+  fc.assert(
+    fc.property(program, (src) => {
+      const r = spawnSync('cpp', ['-nostdinc', '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', '-'], {
+        input: src,
+        encoding: 'latin1',
+      });
+      let ours: string | undefined;
+      try {
+        ours = preprocess(src, { file: '<stdin>', defines: ['__DTS__'] });
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+      }
+      if (r.status !== 0) expect(ours).toBeUndefined();
+      else expect(ours !== undefined && normalise(ours)).toBe(normalise(r.stdout));
+    }),
+    { numRuns: 300, seed: 0xc0de, endOnFailure: true },
+  );
 });
