@@ -5,6 +5,9 @@
  */
 import { makeRealMachine, type RealMachine } from './real.js';
 import { checkInvariants } from '../../src/invariants/check.js';
+import { TagStorage, activateTagStorage } from '../../src/arch/arm64/mte_tag_storage.js';
+import { TagStorageReuse } from '../../src/arch/arm64/tag_reserve.js';
+import { Memblock } from '../../src/mm/memblock.js';
 import { VM_MTE, VM_READ, VM_WRITE, type Vma } from '../../src/process/mm.js';
 import { FaultResult } from '../../src/process/fault.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../../src/mm/vmstat.js';
@@ -163,5 +166,33 @@ describe('isolation of a pageblock inside a larger free block', () => {
     m.reuse.reserve.freeMetadataStorage(pfn, 0);
     expect(m.alloc.checkInvariants()).toEqual([]);
     expect(z.freeListCount(10, MIGRATE_METADATA)).toBe(1);
+  });
+});
+
+describe('activation through TagStorageReuse (H5 activateTagStorage)', () => {
+  test('the zero page block is reserved with alloc_contig_range and the key turns on', () => {
+    const m = makeRealMachine({ dataMiB: 64 });
+    // A second, fresh tag storage table activated the way boot does it, against the same allocator.
+    const ts = new TagStorage(4096, 512);
+    ts.regions.push(m.region);
+    m.ts.metadataEnabled = false;
+    const reuse = new TagStorageReuse(m.alloc, ts, m.log).install();
+    const memblock = new Memblock();
+    memblock.addNode(0x80000000, 0x100000000 + 0x4400000 - 0x80000000, 0);
+    const zeroPfn = m.region.mem.start + 100; // pretend the zero page is in tagged memory
+    // Tag storage pageblocks are already METADATA in the buddy; activation would free them again.
+    const tsm = { ...reuse.tagStorageMm(), initReservedPageblock: () => undefined };
+    const ret = activateTagStorage(
+      { log: m.log, memblock, mteSupported: true, kasanHwTags: false, zeroPagePfn: zeroPfn, mm: tsm },
+      ts,
+    );
+    expect(ret).toBe(0);
+    expect(ts.metadataEnabled).toBe(true);
+    expect(m.log.dmesg()).toContain('MTE tag storage enabled');
+    const block = m.region.tag.start + Math.floor(100 / 32);
+    expect([...ts.reservedBlocks]).toEqual([block]);
+    expect(m.alloc.memmap.refcount(block)).toBe(2);
+    expect(m.ev('metadata_reserve_success')).toBe(1);
+    expect(m.alloc.checkInvariants()).toEqual([]);
   });
 });
