@@ -201,7 +201,7 @@ export class PageAllocator {
   totalreservePages = 0;
   /** v1 totalmetadata_pages (MetadataTotal), never decremented (§4.1). */
   totalmetadataPages = 0;
-  /** totalcma_pages: CMA is not modelled. */
+  /** totalcma_pages (boot: cma_init_reserved_mem). */
   totalcmaPages = 0;
   /** Reservation failures seen by get_page_from_freelist since the last successful allocation. */
   private reserveFailures = 0;
@@ -620,10 +620,19 @@ export class PageAllocator {
   }
 
   /**
-   * __rmqueue(): own list; CMA (not modelled); then v1's METADATA as the last resort before stealing
+   * __rmqueue(): own list; CMA; then v1's METADATA as the last resort before stealing
    * (kernel-facts §3.2); then __rmqueue_fallback and retry.
    */
   private rmqueueIdx(z: Zone, order: number, mt: number, allocFlags: number): number {
+    // v6.5: balance movable allocations between regular and CMA areas by using CMA first when it holds more
+    // than half of the zone's free memory. METADATA gets no such rule (§3.2).
+    if (
+      allocFlags & ALLOC_CMA &&
+      (z.vmStat[NR_FREE_CMA_PAGES] as number) > Math.floor((z.vmStat[NR_FREE_PAGES] as number) / 2)
+    ) {
+      const c = this.rmqueueSmallest(z, order, MIGRATE_CMA);
+      if (c >= 0) return c;
+    }
     for (;;) {
       let i = this.rmqueueSmallest(z, order, mt);
       if (i >= 0) return i;
@@ -760,11 +769,21 @@ export class PageAllocator {
     return Math.min(pcp.batch * 4, high);
   }
 
-  /** free_unref_page_commit(). */
-  private freeUnrefPageCommit(z: Zone, pcp: PerCpuPages, i: number, mt: number, order: number): void {
+  /**
+   * free_unref_page_commit(): `listMt` picks the pcp list (a pcp type), `pcpMt` is the page's pageblock type
+   * remembered for the drain (set_pcppage_migratetype: CMA and HIGHATOMIC pages sit on the MOVABLE list).
+   */
+  private freeUnrefPageCommit(
+    z: Zone,
+    pcp: PerCpuPages,
+    i: number,
+    pcpMt: number,
+    listMt: number,
+    order: number,
+  ): void {
     this.events.count(PGFREE, 1 << order);
-    const pindex = this.orderToPindex(mt, order);
-    this.pcpAdd(pcp, pindex, i, order, mt, false);
+    const pindex = this.orderToPindex(listMt, order);
+    this.pcpAdd(pcp, pindex, i, order, pcpMt, false);
     pcp.count += 1 << order;
     const freeHigh = pcp.freeFactor > 0 && order > 0 && order <= this.geometry.costlyOrder;
     const high = this.nrPcpHigh(pcp, z, freeHigh);
@@ -1114,7 +1133,7 @@ export class PageAllocator {
     if (this.arch.metadataEnabled && this.arch.pageHasMetadata(pfn)) this.arch.freeMetadata(pfn, order);
     this.clearPages(i, order);
     const z = this.zoneOfIdx(i);
-    let mt = mm.pageblockMigratetypeAt(i);
+    const mt = mm.pageblockMigratetypeAt(i);
     if (this.pcpAllowedOrder(order)) {
       // free_unref_page(): ISOLATE and (v1 patch 7) METADATA pages bypass the pcp lists; HIGHATOMIC and CMA go
       // to the MOVABLE list. The bypass uses free_one_page(), which does not count PGFREE (as in v6.5).
@@ -1123,9 +1142,10 @@ export class PageAllocator {
           this.freeOneIdx(z, i, pfn, order, mt, FPI_NONE);
           return;
         }
-        mt = MIGRATE_MOVABLE;
+        this.freeUnrefPageCommit(z, z.pcp[this.cpu] as PerCpuPages, i, mt, MIGRATE_MOVABLE, order);
+        return;
       }
-      this.freeUnrefPageCommit(z, z.pcp[this.cpu] as PerCpuPages, i, mt, order);
+      this.freeUnrefPageCommit(z, z.pcp[this.cpu] as PerCpuPages, i, mt, mt, order);
       return;
     }
     this.freeOneIdx(z, i, pfn, order, mt, FPI_NONE);
@@ -1180,7 +1200,8 @@ export class PageAllocator {
   /**
    * init_reserved_pageblock(pfn, mt) of the series (§1.1 step 3/6, §3.7): set the pageblock's type, free its
    * pages with __free_pages(page, pageblock_order), adjust_managed_page_count(); for METADATA also
-   * zone->metadata_pages and totalmetadata_pages (init_metadata_reserved_pageblock).
+   * zone->metadata_pages and totalmetadata_pages (init_metadata_reserved_pageblock); for CMA zone->cma_pages
+   * (init_cma_reserved_pageblock).
    */
   initReservedPageblock(pfn: number, migratetype: number): void {
     const mm = this.memmap;
@@ -1196,6 +1217,8 @@ export class PageAllocator {
     if (migratetype === MIGRATE_METADATA) {
       z.metadataPages += nr;
       this.totalmetadataPages += nr;
+    } else if (migratetype === MIGRATE_CMA) {
+      z.cmaPages += nr; // init_cma_reserved_pageblock(); totalcma_pages is counted when the area is declared
     }
   }
 

@@ -11,8 +11,8 @@
  *
  * Counters the emulated mm never drives stay at 0, their honest value (README "not modelled"): the file LRU and
  * page-cache items (nr_*_file, nr_file_pages, nr_dirty, nr_writeback*, nr_shmem*, nr_file_*hugepages, nr_mapped,
- * workingset_*, nr_dirtied, nr_written, nr_throttled_written), nr_bounce, nr_free_cma / cma_alloc_* (CMA areas
- * are not modelled), nr_kernel_misc_reclaimable, nr_foll_pin_*, nr_sec_page_table_pages, pgpromote_*,
+ * workingset_*, nr_dirtied, nr_written, nr_throttled_written), nr_bounce, cma_alloc_* (CMA pageblocks exist when
+ * boot declares CMA areas, nobody calls cma_alloc), nr_kernel_misc_reclaimable, nr_foll_pin_*, nr_sec_page_table_pages, pgpromote_*,
  * numa_interleave and every NUMA-balancing event, pginodesteal, slabs_scanned, kswapd_inodesteal, drop_*,
  * htlb_buddy_alloc_*, unevictable_pgs_*, thp_file_*, thp_collapse_*, thp_scan_exceed_*, balloon_*, ksm/cow_ksm,
  * swap_ra*, pglazyfree(d), pgdemote_*, *_khugepaged. Others (e.g. slab, kernel stack) are set by whoever models

@@ -13,7 +13,7 @@ export const ZONE_MOVABLE = 3;
 /** arm64 v6.5 without CONFIG_ZONE_DEVICE (our defconfig decision, see vmstat.ts). */
 export const MAX_NR_ZONES = 4;
 
-/** enum migratetype in the v1 order (kernel-facts §3.1). CMA is in the enum but not otherwise modelled. */
+/** enum migratetype in the v1 order (kernel-facts §3.1). CMA pageblocks exist only if boot declares CMA areas. */
 export const MIGRATE_UNMOVABLE = 0;
 export const MIGRATE_MOVABLE = 1;
 export const MIGRATE_RECLAIMABLE = 2;
@@ -79,7 +79,7 @@ export class Zone {
   spannedPages: number;
   presentPages: number;
   managedPages = 0;
-  /** zone->cma_pages: CMA areas are not modelled, always 0. */
+  /** zone->cma_pages (set by boot's cma_activate_area). */
   cmaPages = 0;
   /** v1 zone->metadata_pages: + pageblock_nr_pages per METADATA pageblock (kernel-facts §4.1). */
   metadataPages = 0;

@@ -8,13 +8,23 @@
 import { geometryFor, type PageSize } from '../../src/mm/geometry.js';
 import { MemMap } from '../../src/mm/memmap.js';
 import { PageAllocator, type ArchHooks } from '../../src/mm/page_alloc.js';
-import { MIGRATE_METADATA, ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL, Zone } from '../../src/mm/zone.js';
+import {
+  MIGRATE_CMA,
+  MIGRATE_METADATA,
+  ZONE_DMA,
+  ZONE_DMA32,
+  ZONE_MOVABLE,
+  ZONE_NORMAL,
+  Zone,
+} from '../../src/mm/zone.js';
 
 export interface MachineOptions {
   pageSize?: PageSize;
   dmaMiB?: number;
   normalMiB?: number;
   metadataMiB?: number;
+  /** The last `cmaMiB` of DMA are a CMA area (pageblocks typed MIGRATE_CMA before boot freeing). */
+  cmaMiB?: number;
   cpus?: number;
   metadataEnabled?: boolean;
   minFreeKbytes?: number;
@@ -58,9 +68,14 @@ export function makeMachine(o: MachineOptions = {}): Machine {
     ...(o.minFreeKbytes !== undefined ? { minFreeKbytes: o.minFreeKbytes } : {}),
   });
   const metaStartPfn = normStart + normPages - metaPages;
-  alloc.freeBootmem(dmaStart, dmaStart + dmaPages);
+  const cmaPages = mib(o.cmaMiB ?? 0);
+  alloc.totalcmaPages = cmaPages; // cma_init_reserved_mem(); the area stays memblock-reserved until activation
+  alloc.freeBootmem(dmaStart, dmaStart + dmaPages - cmaPages);
   alloc.freeBootmem(normStart, metaStartPfn);
   if (!o.noPcp) alloc.setupPerCpuPageset();
+  // core_initcall cma_init_reserved_areas() → init_cma_reserved_pageblock() per pageblock.
+  for (let p = dmaStart + dmaPages - cmaPages; p < dmaStart + dmaPages; p += g.pageblockNrPages)
+    alloc.initReservedPageblock(p, MIGRATE_CMA);
   for (let p = metaStartPfn; p < normStart + normPages; p += g.pageblockNrPages)
     alloc.initReservedPageblock(p, MIGRATE_METADATA);
   if (metaPages > 0 && (o.metadataEnabled ?? true)) alloc.arch = { ...alloc.arch, metadataEnabled: true };

@@ -4,6 +4,7 @@ import {
   GFP_HIGHUSER_MOVABLE,
   GFP_DMA,
   GFP_KERNEL,
+  __GFP_DMA,
   __GFP_MOVABLE,
   __GFP_RECLAIMABLE,
   __GFP_TAGGED,
@@ -13,7 +14,7 @@ import {
   ALLOC_CMA,
 } from '../../src/mm/gfp.js';
 import { PG_buddy } from '../../src/mm/memmap.js';
-import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES, PGFREE, PGALLOC_DMA } from '../../src/mm/vmstat.js';
+import { NR_FREE_CMA_PAGES, NR_FREE_METADATA_PAGES, NR_FREE_PAGES, PGFREE, PGALLOC_DMA } from '../../src/mm/vmstat.js';
 import {
   MIGRATE_ISOLATE,
   MIGRATE_METADATA,
@@ -447,5 +448,33 @@ describe('slow path, hooks and guards', () => {
     const { alloc } = makeMachine({ dmaMiB: 64, normalMiB: 64 });
     // Each zone: 16384 present pages minus ceil(16384 * 64 / 4096) = 256 memmap pages.
     expect(alloc.buildAllZonelists()).toEqual({ nrZonelists: 1, mobilityGrouping: true, totalPages: 2 * 16128 });
+  });
+});
+
+describe('CMA pageblocks (declared by boot)', () => {
+  test('movable requests use CMA first while it holds more than half of the free memory; others never', () => {
+    const { alloc, dma } = makeMachine({ dmaMiB: 8, normalMiB: 4, cmaMiB: 6, noWatermarks: true, noPcp: true });
+    const cmaStart = dma.zoneEndPfn - 1536;
+    expect(dma.state(NR_FREE_CMA_PAGES)).toBe(1536);
+    const m = alloc.allocPages(0, GFP_KERNEL | __GFP_MOVABLE | __GFP_DMA);
+    expect(m).toBeGreaterThanOrEqual(cmaStart);
+    expect(dma.state(NR_FREE_CMA_PAGES)).toBe(1535);
+    for (let k = 0; k < 600; k++) expect(alloc.allocPages(0, GFP_KERNEL | __GFP_DMA)).toBeLessThan(cmaStart);
+    expect(dma.cmaPages).toBe(1536);
+    expect(alloc.checkInvariants()).toEqual([]);
+  });
+
+  test('a freed CMA page waits on the MOVABLE pcp list and drains back to the CMA list', () => {
+    const { alloc, dma } = makeMachine({ dmaMiB: 8, normalMiB: 4, cmaMiB: 6, noWatermarks: true });
+    const p = alloc.allocPages(0, GFP_KERNEL | __GFP_MOVABLE | __GFP_DMA);
+    alloc.drainAllPages();
+    const cmaFree = dma.state(NR_FREE_CMA_PAGES);
+    alloc.freePages(p, 0);
+    expect(dma.pcp[0]!.count).toBe(1);
+    expect(dma.state(NR_FREE_CMA_PAGES)).toBe(cmaFree);
+    alloc.drainAllPages();
+    expect(dma.state(NR_FREE_CMA_PAGES)).toBe(cmaFree + 1);
+    expect(alloc.freeBlockAt(p)!.mt).toBe(4);
+    expect(alloc.checkInvariants()).toEqual([]);
   });
 });
