@@ -271,11 +271,18 @@ export function bootKernel(opts: BootOptions): BootedSystem {
       );
     }
   }
+  // Each cpu on its DT node when that node has memory (of_numa_parse_cpu_nodes), else on the first node.
+  const memNodes = new Set(nodes.map((n) => n.nid));
+  const cpuToNode = Array.from({ length: cpus }, (_, i) => {
+    const n = platform.numa ? (platform.cpuNodes[i] ?? 0) : 0;
+    return memNodes.has(n) ? n : nodes[0]!.nid;
+  });
   const mm = new PageAllocator({
     geometry,
     memmap,
     zones,
     cpus,
+    cpuToNode,
     ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
   });
   mm.pageGroupByMobilityDisabled = mobilityOff;

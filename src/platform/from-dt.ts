@@ -201,11 +201,16 @@ export function platformFromTree(tree: DtTree, index: DtIndex = new DtIndex(tree
   const chosen = getChild(root, 'chosen') ?? index.findPath('/chosen');
   const bootargs = chosen ? firstString(chosen, 'bootargs') : undefined;
 
-  let cpus = 0;
+  const cpuNodes: number[] = [];
   const cpusNode = getChild(root, 'cpus');
   if (cpusNode) {
-    for (const c of cpusNode.children) if (firstString(c, 'device_type') === 'cpu' && isAvailable(c)) cpus++;
+    for (const c of cpusNode.children) {
+      if (firstString(c, 'device_type') !== 'cpu' || !isAvailable(c)) continue;
+      const n = getProp(c, 'numa-node-id');
+      cpuNodes.push(n ? (propU32(n) ?? 0) : 0);
+    }
   }
+  const cpus = cpuNodes.length;
 
   const compatible = strings(root, 'compatible');
   const model = firstString(root, 'model') ?? compatible[0];
@@ -225,6 +230,7 @@ export function platformFromTree(tree: DtTree, index: DtIndex = new DtIndex(tree
     uefi: chosen !== undefined && getProp(chosen, 'linux,uefi-system-table') !== undefined,
     ...(bootargs !== undefined ? { bootargs } : {}),
     cpus,
+    cpuNodes: Object.freeze(cpuNodes),
     numa,
     ...(dmaMax !== undefined ? { dmaMaxCpuAddress: dmaMax } : {}),
   };

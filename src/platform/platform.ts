@@ -70,6 +70,8 @@ export interface Platform {
   readonly bootargs?: string;
   /** Number of `device_type = "cpu"` nodes under `/cpus`. */
   readonly cpus: number;
+  /** `numa-node-id` of each of those cpus (0 when absent). */
+  readonly cpuNodes: readonly number[];
   /** True when any memory node has `numa-node-id`. */
   readonly numa: boolean;
   /** Lowest end address covered by any `dma-ranges` (of_dma_get_max_cpu_address), or undefined. */

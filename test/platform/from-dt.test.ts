@@ -57,6 +57,10 @@ describe('memreserve, chosen, model, cpus', () => {
     expect(p.bootargs).toBe('console=ttyAMA0 arm64.nomte');
     expect(p.hasChosen).toBe(true);
     expect(p.cpus).toBe(2);
+    expect(p.cpuNodes).toEqual([0, 0]);
+    const q = plat(`cpus { #address-cells = <1>; #size-cells = <0>;
+      cpu@0 { device_type = "cpu"; reg = <0>; numa-node-id = <1>; }; cpu@1 { device_type = "cpu"; reg = <1>; }; };`);
+    expect(q.cpuNodes).toEqual([1, 0]);
     expect(plat('model = "M";').model).toBe('M');
     expect(plat('model = "M";').hasChosen).toBe(false);
   });
