@@ -20,7 +20,7 @@ import { parsePageSize, type PageSize } from '../mm/geometry.js';
 import { bootKernel } from '../boot/boot.js';
 import { TAG_STORAGE_RULES, findRule, type TagOutcome } from '../arch/arm64/mte_tag_storage_rules.js';
 import { TAG_LINT_RULES, lintRule, lintTagStorage } from '../arch/arm64/mte_tag_storage_lint.js';
-import type { TagStorageState } from '../arch/arm64/mte_tag_storage.js';
+import { tagStorageCandidates, tagStorageNodeProblems, type TagStorageState } from '../arch/arm64/mte_tag_storage.js';
 
 export interface CheckCommandOptions {
   dt?: string;
@@ -132,6 +132,23 @@ export function runCheck(opts: {
       explanation,
     });
   }
+  // Problems the kernel never reached: it stops at the first failing check.
+  const reported = new Set(ts.findings.filter((f) => f.node !== undefined).map((f) => `${f.node} ${f.rule}`));
+  for (const { node, path } of tagStorageCandidates(dt)) {
+    for (const p of tagStorageNodeProblems(dt, node, pageSize, sys.geometry.pageblockNrPages)) {
+      if (reported.has(`${path} ${p.rule}`)) continue;
+      const position = posOf(path);
+      findings.push({
+        source: 'mte-sim',
+        rule: 'not-reached',
+        severity: 'warning',
+        node: path,
+        ...(position !== undefined ? { position } : {}),
+        lines: [`${p.rule}: the kernel would print ${p.lines.map((l) => `"${l}"`).join(', ')}`],
+        explanation: lintRule('not-reached').explanation,
+      });
+    }
+  }
   // Other warnings and errors of the same boot (memory nodes, reserved memory, mem=), for context.
   const tagLines = new Set(ts.findings.flatMap((f) => f.lines));
   for (const rec of sys.log.all()) {
@@ -224,9 +241,12 @@ export function formatCheck(r: CheckResult, c: ChalkInstance, verbose = false): 
     // An accepted region needs no lecture unless asked for.
     if (f.rule !== 'region-found' || verbose) out += `${wrap(f.explanation, '    ')}\n`;
   }
+  // Each of our rules is explained once, at its first finding, as dtc does not repeat itself either.
+  const explained = new Set<string>();
   for (const f of ours) {
     out += `${f.position ?? r.file}: ${severityLabel(c, f.severity)} (mte-sim: ${f.rule}): ${f.node}: ${f.lines[0]}\n`;
-    out += `${wrap(f.explanation, '    ')}\n`;
+    if (!explained.has(f.rule) || verbose) out += `${wrap(f.explanation, '    ')}\n`;
+    explained.add(f.rule);
   }
   const verdict = r.enabled ? c.green(STATE_TEXT[r.state]) : c.red(STATE_TEXT[r.state]);
   out += `\n${r.file}: tag storage ${verdict}\n`;

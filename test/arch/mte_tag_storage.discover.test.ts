@@ -6,6 +6,8 @@ import {
   discoverTagStorage,
   kprintf,
   MAX_TAG_REGIONS,
+  tagStorageCandidates,
+  tagStorageNodeProblems,
   type TagStorage,
 } from '../../src/arch/arm64/mte_tag_storage.js';
 import { TAG_STORAGE_RULES } from '../../src/arch/arm64/mte_tag_storage_rules.js';
@@ -321,5 +323,40 @@ describe('the rule table', () => {
     const names = TAG_STORAGE_RULES.map((r) => r.name);
     expect(new Set(names).size).toBe(names.length);
     for (const r of TAG_STORAGE_RULES) expect(r.explanation.length).toBeGreaterThan(40);
+  });
+});
+
+describe('tagStorageNodeProblems: every problem of a node, not only the first', () => {
+  const problems = (t: DtTree, ps = 4096, pb = PB4K) => {
+    const dt = new DtIndex(t);
+    return tagStorageCandidates(dt).map(({ node, path }) => ({
+      path,
+      rules: tagStorageNodeProblems(dt, node, ps, pb).map((p) => p.rule),
+    }));
+  };
+
+  test('a valid node has none; the kernel order is kept; checks that still mean something go on', () => {
+    expect(problems(tree(fvpNodes()))).toEqual([
+      { path: '/metadata@fc000000', rules: [] },
+      { path: '/metadata@8fc000000', rules: [] },
+    ]);
+    const t = tree([
+      memory(0x80000000, 0x7c000000, 1),
+      metadata(0xfc100000, 0x4000000, 1, { 'block-size': undefined }),
+      metadata(0x8fc000000, 0x3e00000, undefined, { reg: undefined, 'block-size': u32(0x3000) }),
+    ]);
+    expect(problems(t)).toEqual([
+      { path: '/metadata@fc100000', rules: ['not-pageblock-aligned', 'ratio-not-1-to-32', 'missing-block-size'] },
+      // Without reg neither alignment, ratio nor the block multiple can be judged.
+      { path: '/metadata@8fc000000', rules: ['no-reg', 'missing-memory-property'] },
+    ]);
+  });
+
+  test('the lines are the ones the kernel prints', () => {
+    const dt = new DtIndex(tree([memory(0x80000000, 0x7c000000, 1), metadata(0xfc000000, 0, 1)]));
+    const [c] = tagStorageCandidates(dt);
+    expect(tagStorageNodeProblems(dt, c!.node, 4096, PB4K)).toEqual([
+      { rule: 'zero-size', lines: ['Invalid node', 'Invalid tag storage node'] },
+    ]);
   });
 });

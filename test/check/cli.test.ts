@@ -162,6 +162,31 @@ describe('mte-sim check', () => {
     );
   });
 
+  test('problems the kernel never reaches (it stops at the first) are listed as mte-sim warnings', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'mte-sim-check-'));
+    const f = path.join(dir, 'multi.dts');
+    writeFileSync(
+      f,
+      '/dts-v1/;\n/ { #address-cells = <2>; #size-cells = <2>; chosen { };\n' +
+        '  memory0: memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x7c000000>; };\n' +
+        '  memory1: memory@880000000 { device_type = "memory"; reg = <8 0x80000000 0 0x7c000000>; };\n' +
+        '  metadata@fc100000 { compatible = "arm,mte-tag-storage"; reg = <0 0xfc100000 0 0x4000000>;\n' +
+        '    memory = <&memory0>; };\n' +
+        '  metadata@8fc000000 { compatible = "arm,mte-tag-storage"; reg = <8 0xfc000000 0 0x3e00000>;\n' +
+        '    block-size = <0x3000>; memory = <&memory1>; };\n};\n',
+    );
+    const r = run(f);
+    expect(r.status).toBe(1);
+    const ours = r.stdout.split('\n').filter((l) => l.includes('(mte-sim: not-reached)'));
+    expect(ours.map((l) => l.replace(/^.*?\(mte-sim: not-reached\): /, ''))).toEqual([
+      '/metadata@fc100000: ratio-not-1-to-32: the kernel would print "Tag region doesn\'t cover exactly the corresponding memory region"',
+      '/metadata@fc100000: missing-block-size: the kernel would print "Invalid or missing \'block-size\' property"',
+      '/metadata@8fc000000: size-not-multiple-of-block: the kernel would print "Tag storage region size is not a multiple of allocation block size"',
+    ]);
+    // The explanation is given once.
+    expect(r.stdout.split('The kernel stops at the first failing check').length).toBe(2);
+  });
+
   test('--list-rules prints every kernel rule with its message, and the mte-sim warnings', () => {
     const r = run('--list-rules');
     expect(r.status).toBe(0);

@@ -343,6 +343,71 @@ function initTagStorageNode(ctx: TagStorageDiscoveryCtx, ts: TagStorage, node: D
   return { ok: true, region };
 }
 
+/** The nodes fdt_init_tag_storage() acts on, in scan order: depth 1, "metadata" in the name, compatible. */
+export function tagStorageCandidates(dt: DtIndex): { node: DtNode; path: string }[] {
+  const out: { node: DtNode; path: string }[] = [];
+  for (const { node, depth, path } of scanFlat(dt)) {
+    if (depth === 1 && node.name.includes('metadata') && isCompatible(node, 'arm,mte-tag-storage')) {
+      out.push({ node, path });
+    }
+  }
+  return out;
+}
+
+/**
+ * Every problem of one tag storage node, not only the first: the kernel stops at the first failing check, so a
+ * node with several mistakes needs several boots to find them all. This runs the per-node checks of
+ * fdt_init_tag_storage() in the kernel's order (without the region count, which depends on other nodes) and
+ * goes on after a failure wherever the later checks still mean something. Each entry has the rule and the
+ * lines the kernel would print for it. No side effects.
+ */
+export function tagStorageNodeProblems(
+  dt: DtIndex,
+  node: DtNode,
+  pageSize: number,
+  pageblockNrPages: number,
+): { rule: string; lines: string[] }[] {
+  const out: { rule: string; lines: string[] }[] = [];
+  const shift = BigInt(Math.log2(pageSize));
+  const add = (rule: string, args: (number | bigint)[][] = []): void => {
+    const lines = findRule(rule).messages.map((fmt, i) => kprintf(fmt, args[i] ?? []).replace(/\n$/, ''));
+    out.push({ rule, lines });
+  };
+  let tag: PfnRange | undefined;
+  const reg = getProp(node, 'reg');
+  if (!reg) add('no-reg');
+  else {
+    const r = getRange(dt, reg, shift);
+    if (r.ok) tag = r.range;
+    else add(r.why === 'zero-size' ? 'zero-size' : 'reg-not-one-entry');
+  }
+  if (tag && (tag.start % pageblockNrPages !== 0 || rangeLen(tag) % pageblockNrPages !== 0)) {
+    add('not-pageblock-aligned', [[pageblockNrPages]]);
+  }
+  let mem: PfnRange | undefined;
+  const memProp = getProp(node, 'memory');
+  if (!memProp) add('missing-memory-property');
+  else {
+    const m = findMemoryNode(dt, firstCell(memProp));
+    if (!m) add('memory-node-not-found');
+    else {
+      const memReg = getProp(m.node, 'linux,usable-memory') ?? getProp(m.node, 'reg');
+      if (!memReg) add('memory-node-without-reg');
+      else {
+        const r = getRange(dt, memReg, shift);
+        if (r.ok) mem = r.range;
+        else add(r.why === 'zero-size' ? 'memory-zero-size' : 'memory-reg-not-one-entry');
+      }
+    }
+  }
+  if (tag && mem && BigInt(rangeLen(tag)) * BigInt(TAG_RATIO) !== BigInt(rangeLen(mem))) add('ratio-not-1-to-32');
+  const bsProp = getProp(node, 'block-size');
+  const bsBytes = bsProp ? firstCell(bsProp) : 0;
+  if (bsBytes === 0) add('missing-block-size');
+  else if (tag && rangeLen(tag) % blockSizePages(bsBytes, pageSize) !== 0) add('size-not-multiple-of-block');
+  return out;
+}
+
 /**
  * The order of the checks and their levels, as the posted v1 code has them (patch 13, with patch 14's alignment
  * check after the reg parse); where kernel-facts §1.1 is less precise the code decided:

@@ -94,6 +94,13 @@ export const TAG_LINT_RULES: readonly TagLintRule[] = Object.freeze([
       'region would never be used for tags (the block look-up stops at the first region that covers a pfn).',
   },
   {
+    name: 'not-reached',
+    explanation:
+      'The kernel stops at the first failing check of the first failing node, so it never reports this ' +
+      'problem; mte-sim went on checking, so that every mistake shows up in one run. Once the earlier problem ' +
+      'is fixed the kernel would print the quoted line(s).',
+  },
+  {
     name: 'tag-storage-in-memory-node',
     explanation:
       'The tag storage range is also described by a memory node (the v3 layout); in v1 the kernel adds tag ' +
