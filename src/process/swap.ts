@@ -162,11 +162,14 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       }
       if (young) return Reclaim.Kept;
     }
-    return this.swapOut(pfn, n);
+    return this.swapOut(pfn, n, vmas[0]!, idxs[0]!);
   }
 
-  /** add_to_swap + arch_prepare_to_swap + try_to_unmap + swap_writepage + free for the n slots in slotVma/slotIdx. */
-  private swapOut(pfn: number, n: number): Reclaim {
+  /**
+   * add_to_swap + arch_prepare_to_swap + try_to_unmap + swap_writepage + free of a private anon page mapped by n
+   * PTEs: (v0, i0) when n is 1, else the slots in slotVma/slotIdx.
+   */
+  private swapOut(pfn: number, n: number, v0: Vma, i0: number): Reclaim {
     const dev = this.state.device;
     if (dev === undefined) return Reclaim.NoSwap;
     const entry = dev.getSwapPage(n);
@@ -174,24 +177,34 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     const L = this.L;
     const port = L.port;
     // arch_prepare_to_swap (§6.1)
+    const byPfn = L.tags.tagsByPfn;
     if (port.testFlag(pfn, PageFlag.MteTagged)) {
       this.swapTags.tagsBySwpEntry.store(entry, L.tags.save(pfn));
-    } else {
-      const parked = L.tags.tagsByPfn.get(pfn);
+    } else if (byPfn.size > 0) {
+      const parked = byPfn.get(pfn);
       if (parked !== undefined) this.swapTags.tagsBySwpEntry.store(entry, parked);
     }
     dev.token[entry] = port.getToken(pfn);
-    const vmas = this.slotVma;
-    const idxs = this.slotIdx;
-    for (let k = 0; k < n; k++) {
-      const v = vmas[k]!;
-      const i = idxs[k]!;
-      v.pte[i] = PTE_SWAP;
-      v.pfn[i] = entry;
+    if (n === 1) {
+      v0.pte[i0] = PTE_SWAP;
+      v0.pfn[i0] = entry;
+    } else {
+      const vmas = this.slotVma;
+      const idxs = this.slotIdx;
+      for (let k = 0; k < n; k++) {
+        const v = vmas[k]!;
+        const i = idxs[k]!;
+        v.pte[i] = PTE_SWAP;
+        v.pfn[i] = entry;
+      }
     }
-    L.unaccountAnon(pfn);
+    // unaccountAnon for a private anon page (shared ones are never swapped here): no anon_vma look-up needed.
+    L.pend.anon--;
+    L.pend.inactiveAnon--;
+    port.clearFlag(pfn, PageFlag.Anon);
+    port.setOwner(pfn, 0);
     port.setPageRef(pfn, 0);
-    L.tags.tagsByPfn.delete(pfn);
+    if (byPfn.size > 0) byPfn.delete(pfn);
     port.freePages(pfn, 0);
     this.pendOut++;
     return Reclaim.Reclaimed;
@@ -219,12 +232,8 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
           const pfn = pfns[i]!;
           // folio_mapcount(folio) != 1 is skipped; refcount 1 means this PTE is the only reference.
           if (pfn === port.zeroPfn || port.pageRef(pfn) !== 1 || !port.testFlag(pfn, PageFlag.Anon)) continue;
-          if (L.inflight.has(pfn)) continue;
-          this.slotVma.length = 0;
-          this.slotIdx.length = 0;
-          this.slotVma.push(v);
-          this.slotIdx.push(i);
-          const r = this.swapOut(pfn, 1);
+          if (L.inflight.size > 0 && L.inflight.has(pfn)) continue;
+          const r = this.swapOut(pfn, 1, v, i);
           if (r === Reclaim.NoSwap) return done;
           if (r === Reclaim.Reclaimed) done++;
         }
