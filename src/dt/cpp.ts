@@ -5,7 +5,7 @@
  * - `#include "…"` (the including file's directory, then -I) and `<…>` (-I only), depth limit 200;
  * - object- and function-like `#define` (variadic, `#`, `##`, GNU `, ## args`), `#undef`;
  * - `#if/#ifdef/#ifndef/#elif/#else/#endif` with C integer expressions, `defined`, `__has_include`;
- * - `-D NAME[=VALUE]`; `__DTS__` is not implied, pass it in `defines` as the kernel does;
+ * - `-D NAME[=VALUE]`; `__DTS__` is predefined (1) as the kernel's build passes -D__DTS__;
  *   `__ASSEMBLER__`, `__STDC__`, `__STDC_HOSTED__` are predefined as GCC does with -undef, and
  *   `__FILE__`, `__LINE__`, `__INCLUDE_LEVEL__`, `__COUNTER__`, `__BASE_FILE__` are built in;
  * - assembler-mode rules: an unknown `#word` line (`#address-cells`) is ordinary text (and macro-expanded),
@@ -21,6 +21,7 @@
  * Work is bounded: expansion output, argument nesting, include depth and #if nesting are all capped, and
  * exceeding a cap is an InputError, never a hang.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, type SrcPos } from '../errors.js';
 
@@ -30,9 +31,11 @@ export interface PreprocessOptions {
   includeDirs?: readonly string[];
   /** `NAME` or `NAME=VALUE`, as cpp's -D. */
   defines?: readonly string[];
-  /** Reads an included file (latin1 is best: bytes pass through unchanged). Without it, #include fails. */
+  /** Reads an included file; default: the file system, as latin1 (so every byte passes through unchanged). */
   readFile?: (path: string) => string;
 }
+
+export const readFileLatin1 = (p: string): string => readFileSync(p, 'latin1');
 
 const MAX_INCLUDE_DEPTH = 200;
 const MAX_ARG_NESTING = 200;
@@ -540,11 +543,12 @@ class Preprocessor {
     private readonly opts: PreprocessOptions,
   ) {
     this.includeDirs = opts.includeDirs ?? [];
-    this.readFile = opts.readFile;
+    this.readFile = opts.readFile ?? readFileLatin1;
     for (const [n, v] of [
       ['__STDC__', '1'],
       ['__STDC_HOSTED__', '1'],
       ['__ASSEMBLER__', '1'],
+      ['__DTS__', '1'], // the kernel's cmd_dtc passes -D__DTS__
     ] as const)
       this.defineText(n, v);
     const builtins: [string, NonNullable<Macro['builtin']>][] = [

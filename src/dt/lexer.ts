@@ -7,6 +7,7 @@
  * directory, then the include directories) and cpp line markers `# 12 "file" 1` at the start of a line,
  * which set the file and line reported for what follows.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, type SrcPos } from '../errors.js';
 import { stringBytes } from './data.js';
@@ -228,7 +229,7 @@ export class Lexer {
   constructor(text: string, opts: LexerOptions) {
     this.src = { text, realPath: opts.file, i: 0, file: opts.file, line: 1, lineStart: 0, nextNl: -1 };
     this.includeDirs = opts.includeDirs ?? [];
-    this.readFile = opts.readFile;
+    this.readFile = opts.readFile ?? ((p: string): string => readFileSync(p, 'latin1'));
     this.totalChars = text.length;
     this.maxChars = opts.maxInputChars ?? 256 * 1024 * 1024;
   }

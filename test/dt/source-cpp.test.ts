@@ -153,8 +153,14 @@ describe('preprocessor output matches GCC cpp token for token', () => {
     expect((err as InputError).format()).toMatch(/^boards\/board\.dts:42:1: error: syntax error/);
   });
 
-  test('without readFile, #include is an InputError at the directive', () => {
-    expect(() => preprocess('\n#include "x.h"\n', { file: 'm.dts' })).toThrow(InputError);
+  test('a missing #include file is an InputError at the directive', () => {
+    expect(() => preprocess('\n#include "no-such-file.h"\n', { file: path.join(dir, 'm.dts') })).toThrow(
+      expect.objectContaining({ where: { file: path.join(dir, 'm.dts'), line: 2, col: 10 } }),
+    );
+  });
+
+  test('__DTS__ is predefined, as the kernel build defines it', () => {
+    expect(normalise(preprocess('__DTS__\n', { file: 'x.dts' }))).toBe('1');
   });
 });
 
