@@ -261,11 +261,17 @@ export function formatCheck(r: CheckResult, c: ChalkInstance, verbose = false): 
 /** The rule table (`--list-rules`). */
 export function formatRules(c: ChalkInstance): string {
   const t = new Table({
-    head: ['rule', 'stage', 'kernel message', 'outcome'].map((h) => c.bold.cyan(h)),
+    head: ['rule', 'stage', 'kernel message', 'outcome', 'dts/examples/'].map((h) => c.bold.cyan(h)),
     style: { head: [], border: [] },
   });
   for (const r of TAG_STORAGE_RULES) {
-    t.push([r.name, r.stage, r.messages.map((m) => m.replace(/\n$/, '')).join('\n') || '(none)', r.outcome]);
+    t.push([
+      r.name,
+      r.stage,
+      r.messages.map((m) => m.replace(/\n$/, '')).join('\n') || '(none)',
+      r.outcome,
+      r.example ?? '',
+    ]);
   }
   let out = `${t.toString()}\n\nKernel rules (kernel-facts §1.1, §2.2):\n`;
   for (const r of TAG_STORAGE_RULES) out += `  ${c.bold(r.name)}\n${wrap(r.explanation, '      ')}\n`;

@@ -10,6 +10,8 @@ import type { DtTree } from '../../src/dt/tree.js';
 import type { PageSize } from '../../src/mm/geometry.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../../src/mm/vmstat.js';
 import type { TagStorageState } from '../../src/arch/arm64/mte_tag_storage.js';
+import { TAG_STORAGE_RULES } from '../../src/arch/arm64/mte_tag_storage_rules.js';
+import { TAG_LINT_RULES } from '../../src/arch/arm64/mte_tag_storage_lint.js';
 
 const dir = path.resolve(import.meta.dirname, '../../dts/examples');
 const file = (name: string) => path.join(dir, name);
@@ -315,5 +317,13 @@ describe('dts/examples', () => {
   ])('with %i-byte pages the FVP tag storage is not pageblock aligned', (ps, lines) => {
     const s = boot(loadDt(path.resolve(import.meta.dirname, '../../dts/fvp-base-revc-mte.dts')), undefined, ps);
     expect(tagLines(s)).toEqual(lines);
+  });
+});
+
+describe('rules and examples', () => {
+  test('every example a rule names exists, and every example file is named by exactly one rule', () => {
+    const named = [...TAG_STORAGE_RULES, ...TAG_LINT_RULES].flatMap((r) => (r.example ? [r.example] : []));
+    expect(new Set(named).size).toBe(named.length);
+    expect([...named].sort()).toEqual(readdirSync(dir).filter((f) => f.endsWith('.dts')).sort());
   });
 });

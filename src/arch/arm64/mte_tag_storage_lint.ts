@@ -10,6 +10,8 @@ import { getProp, propStrings } from '../../dt/tree.js';
 export interface TagLintRule {
   readonly name: string;
   readonly explanation: string;
+  /** The example DT under dts/examples/, if one exists. */
+  readonly example?: string;
 }
 
 export interface TagLintFinding {
@@ -28,6 +30,7 @@ const V1_SHAPE =
 export const TAG_LINT_RULES: readonly TagLintRule[] = Object.freeze([
   {
     name: 'v3-binding',
+    example: 'v3-binding.dts',
     explanation:
       'A /reserved-memory child compatible with "arm,mte-tag-storage" is the v3 binding; the v1 kernel does not ' +
       'look there, so it manages no tag storage from this node (the range is only reserved like any other ' +
@@ -45,6 +48,7 @@ export const TAG_LINT_RULES: readonly TagLintRule[] = Object.freeze([
   },
   {
     name: 'v2-binding',
+    example: 'v2-binding.dts',
     explanation:
       'The node is compatible with "arm,mte-tag-storage" and directly under the root, but its name does not ' +
       'contain "metadata" (v2 matched "tag-storage"); the v1 kernel silently ignores it. ' +

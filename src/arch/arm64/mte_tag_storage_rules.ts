@@ -164,6 +164,7 @@ export const TAG_STORAGE_RULES: readonly TagStorageRule[] = Object.freeze([
     level: 'err',
     outcome: 'management-disabled',
     explanation: 'The associated memory range is smaller than one page; tag storage management is disabled.',
+    example: 'memory-zero-size.dts',
   }),
   r({
     name: 'ratio-not-1-to-32',
@@ -306,6 +307,7 @@ export const TAG_STORAGE_RULES: readonly TagStorageRule[] = Object.freeze([
     explanation:
       'The zero page (in the kernel image) is not in any memory range that a tag storage region covers; the ' +
       'kernel WARNs once and treats the reservation as done, so tag storage is still enabled.',
+    example: 'zero-page-not-tagged.dts',
   }),
   r({
     name: 'enabled',
@@ -316,6 +318,7 @@ export const TAG_STORAGE_RULES: readonly TagStorageRule[] = Object.freeze([
     explanation:
       'Every pageblock of tag storage is free MIGRATE_METADATA memory (usable by movable, untagged allocations) ' +
       "and the zero page's tag block is reserved; tag storage is managed dynamically.",
+    example: 'block-size-3-pages.dts',
   }),
   r({
     name: 'block-outside-tag-region',
