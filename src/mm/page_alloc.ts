@@ -16,10 +16,11 @@
  *   freeBootmem(startPfn, endPfn)                 memblock_free_all for one free range (FPI_TO_TAIL)
  *   initReservedPageblock(pfn, migratetype)       init_reserved_pageblock / init_metadata_reserved_pageblock
  *   setupPerCpuPageset()                          setup_per_cpu_pageset (after boot freeing)
+ *   buildAllZonelists(): {nrZonelists, mobilityGrouping, totalPages}   the "Built N zonelists" figures
  *   setupPerZoneWmarks()                          init_per_zone_wmark_min + khugepaged's recommended minimum
  *   setMinFreeKbytes(kb)                          the vm.min_free_kbytes sysctl
  *   zoneForPfn(pfn): Zone | undefined
- *   allocPages(order, gfp): number                __alloc_pages (fast path, then a slow path with hooks)
+ *   allocPages(order, gfp, nid?): number          __alloc_pages (fast path, then a slow path with hooks)
  *   freePages(pfn, order)                         __free_pages for a page the caller owns
  *   drainAllPages(), drainZonePages(zone)
  *   pageblockMigratetype(pfn), setPageblockMigratetype(pfn, mt)
@@ -28,6 +29,10 @@
  *   takeFreePage(pfn): boolean                     take_page_off_buddy: remove one free page from the buddy
  *   freeBlockAt(pfn): {pfn, order, mt} | null, isFree(pfn), forEachFreeBlock(zone, fn)
  *   checkInvariants(): string[]                    SPEC §5 invariant 1 for the allocator's own state
+ *   zoneWatermarkOk(zone, order, mark, highestZoneidx, allocFlags)   __zone_watermark_ok (compaction, kswapd)
+ *   totalramPages(), globalZoneState(item), globalNodeState(item), nodes[], events (VmEvents), cpu (current)
+ * Not modelled: the HIGHATOMIC reserve (reserve/unreserve_highatomic_pageblock), cpusets, node reclaim,
+ * page shuffling, deferred struct page init, guard pages, the pcp high auto-tuning of later kernels.
  *   arch: ArchHooks                                the series' hooks (§2.3, §2.4), default no-op
  *   hooks: SlowpathHooks                           reclaim / compaction / OOM, provided by other modules
  */
@@ -154,6 +159,7 @@ interface AllocContext {
   mt: number;
   preferred: Zone | undefined;
   allocFlags: number;
+  meta: boolean;
 }
 
 const FPI_NONE = 0;
@@ -211,7 +217,7 @@ export class PageAllocator {
   /** Per dense section: index into `zones` of the one zone covering the whole section, or -1. */
   private readonly sectionZone: Int16Array;
   private readonly nrIsolatePageblock: Int32Array;
-  private readonly allocCtx = new Map<number, AllocContext>();
+  private readonly allocCtx: Map<number, AllocContext>[] = [];
   private readonly userMinFree: number | undefined;
 
   constructor(opts: PageAllocatorOptions) {
@@ -262,7 +268,7 @@ export class PageAllocator {
       }
       this.zonelists[n.nodeId] = list;
     }
-    this.allocCtx.clear();
+    this.allocCtx.length = 0;
   }
 
   /**
@@ -279,7 +285,7 @@ export class PageAllocator {
     let total = 0;
     for (const z of zl) if (z.idx <= top) total += this.earlyManagedEstimate(z);
     this.pageGroupByMobilityDisabled = total < this.geometry.pageblockNrPages * MIGRATE_TYPES;
-    this.allocCtx.clear();
+    this.allocCtx.length = 0;
     return { nrZonelists: this.nodes.length, mobilityGrouping: !this.pageGroupByMobilityDisabled, totalPages: total };
   }
 
@@ -1015,12 +1021,17 @@ export class PageAllocator {
     if (order > this.geometry.maxOrder) return -1;
     const node = nid ?? (this.cpuToNode[this.cpu] as number);
     const meta = this.arch.metadataEnabled;
-    // prepare_alloc_pages() + the fast-path alloc flags depend only on (gfp, node, key): cached.
-    const key = (gfp * 1024 + node) * 2 + (meta ? 1 : 0);
-    let ctx = this.allocCtx.get(key);
-    if (ctx === undefined) {
+    // prepare_alloc_pages() + the fast-path alloc flags depend only on (node, gfp, static key): cached, keyed by
+    // the gfp (a small integer) per node.
+    let cache = this.allocCtx[node];
+    if (cache === undefined) {
+      cache = new Map<number, AllocContext>();
+      this.allocCtx[node] = cache;
+    }
+    let ctx = cache.get(gfp);
+    if (ctx === undefined || ctx.meta !== meta) {
       ctx = this.prepareAllocContext(gfp, node, meta);
-      this.allocCtx.set(key, ctx);
+      cache.set(gfp, ctx);
     }
     if (!ctx.preferred) return -1;
     // reserveMetadata() may allocate (migration targets): keep the outer allocation's count.
@@ -1034,7 +1045,7 @@ export class PageAllocator {
 
   /** Forget cached allocation contexts (after zones are populated or mobility grouping changes). */
   invalidateAllocContexts(): void {
-    this.allocCtx.clear();
+    this.allocCtx.length = 0;
   }
 
   private prepareAllocContext(gfp: number, node: number, meta: boolean): AllocContext {
@@ -1044,7 +1055,7 @@ export class PageAllocator {
     const preferred = this.preferredZone(zonelist, highest);
     let allocFlags = gfpToAllocFlagsFast(gfp, ALLOC_WMARK_LOW, meta);
     allocFlags |= this.allocFlagsNofragment(preferred, gfp);
-    return { zonelist, highest, mt, preferred, allocFlags };
+    return { zonelist, highest, mt, preferred, allocFlags, meta };
   }
 
   /** __alloc_pages_slowpath(), reduced to the steps the emulator models. */
@@ -1070,12 +1081,21 @@ export class PageAllocator {
     let noProgress = 0;
     let reserveRounds = 0;
     let oomRounds = 0;
+    let drained = false;
     for (let round = 0; round < 1024; round++) {
       let progress = false;
       if (this.hooks.directReclaim && this.hooks.directReclaim(order, gfp, highest) > 0) progress = true;
       this.reserveFailures = 0;
       i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
       if (i >= 0) return i;
+      if (!drained) {
+        // __alloc_pages_direct_reclaim(): on failure, drain the pcp lists once and retry (pages there are not
+        // counted free, so a low-memory allocation could fail while they hold pages).
+        drained = true;
+        this.drainAllPages();
+        i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
+        if (i >= 0) return i;
+      }
       if (order > 0 && this.hooks.directCompact?.(order, gfp, highest)) {
         progress = true;
         i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);

@@ -256,3 +256,23 @@ describe('/proc/zoneinfo', () => {
     expect(text.endsWith('        protection: (0, 0, 0, 0)\n')).toBe(true);
   });
 });
+
+describe('16K and 64K pages', () => {
+  test.each([
+    // page size, MAX_ORDER, pageblock order, pages per block, MAX_ORDER blocks per 1 GiB zone
+    [16384, 11, 11, 2048, 2 ** 16 / 2 ** 11],
+    [65536, 13, 13, 8192, 2 ** 14 / 2 ** 13],
+  ] as const)('%i-byte pages: columns, pageblocks and counts', (ps, maxOrder, pbOrder, pbPages, blocks) => {
+    const { alloc } = makeMachine({ pageSize: ps, dmaMiB: 1024, normalMiB: 1024, noWatermarks: true });
+    const bi = formatBuddyinfo(alloc).split('\n')[0]!;
+    const cols = bi.slice(21).trim().split(/\s+/);
+    expect(cols.length).toBe(maxOrder + 1);
+    expect(cols[maxOrder]).toBe(String(blocks));
+    const pti = formatPagetypeinfo(alloc);
+    expect(pti.startsWith(`Page block order: ${pbOrder}\nPages per block:  ${pbPages}\n\n`)).toBe(true);
+    expect(pti).toContain(`Node 0, zone      DMA ${'0'.padStart(12)} ${String(2 ** 30 / ps / pbPages).padStart(12)} `);
+    const mi = meminfoMap(alloc);
+    expect(mi.get('MemTotal')).toBe(2 * 1024 * 1024);
+    expect(mi.get('Hugepagesize')).toBe((pbPages * ps) / 1024);
+  });
+});
