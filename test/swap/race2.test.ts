@@ -77,21 +77,32 @@ expect app:buf tag(0..4K) == 9
   });
 
   test('with tag storage full of data, the stray restore corrupts a process page (invariant 5 too)', async () => {
-    // filler takes the ordinary memory, then spill lands in tag storage (METADATA is the last resort).
+    // filler's b exhausts ordinary memory and then takes every METADATA page (the last resort, §3.2); freeing a
+    // leaves free ordinary pages whose tag storage holds b's data, and the swap-in gets one of them.
     const text = (fix: 'on' | 'off'): string => `
-config swap=64M fix.pfn_tags=${fix}
+config swap=1M fix.pfn_tags=${fix} min_free_kbytes=1024
+${prologue(fix).replace(/^config .*$/m, '')}
 process filler
-filler: mmap bulk 100M
-filler: touch bulk
-filler: mmap spill 3M
-filler: touch spill
-${prologue(fix).replace(/^config .*$/m, '')}app: touch buf read
+filler: mmap a 40M
+filler: touch a
+filler: mmap b 53M
+filler: touch b
+expect meminfo.MetadataFree == 0
+filler: munmap a
+app: touch buf read
+app: mprotect buf prot=rw+mte
+app: access buf 0..16 tag=9
 `;
     const off = await runSmall(text('off'));
+    expect(off.failed).toEqual([]);
     expect(off.m.layer.tags.corruptions.length).toBe(1);
     expect(off.violations.some((m) => m.startsWith('tag corruption:'))).toBe(true);
-    expect(off.violations.some((m) => /^data: filler\[\d+\] spill /.test(m))).toBe(true);
+    expect(
+      off.violations.some((m) => /^data: filler\[\d+\] b 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ holds token/.test(m)),
+    ).toBe(true);
     const on = await runSmall(text('on'));
     expect(on.violations).toEqual([]);
+    expect(on.failed).toEqual([]);
+    expect(on.notes).toEqual([]);
   });
 });
