@@ -97,7 +97,13 @@ export function buildNodeDelete(name: string, pos: SrcPos | undefined): LNode {
   return n;
 }
 
-const liveLabels = (ls: readonly LLabel[]): string[] => ls.filter((l) => !l.deleted).map((l) => l.name);
+// checks.c NODECHARS / PROPCHARS: anything else in a name is an error.
+const BAD_NODE_CHAR = /[^a-zA-Z0-9,._+\-@]/;
+const BAD_PROP_CHAR = /[^a-zA-Z0-9,._+*#?-]/;
+
+const NO_LABELS: readonly string[] = Object.freeze([]);
+const liveLabels = (ls: readonly LLabel[]): readonly string[] =>
+  ls.length === 0 ? NO_LABELS : ls.filter((l) => !l.deleted).map((l) => l.name);
 
 /**
  * The live tree plus the look-up caches dtc recomputes by walking (get_node_by_label): a label index
@@ -291,7 +297,7 @@ export class LiveTree {
     }
     // node_name_chars, node_name_format
     for (const n of nodes) {
-      const bad = /[^a-zA-Z0-9,._+\-@]/.exec(n.name);
+      const bad = BAD_NODE_CHAR.exec(n.name);
       if (bad) fail(n, undefined, `bad character '${bad[0]}' in node name '${n.name}'`);
     }
     for (const n of nodes) {
@@ -303,7 +309,7 @@ export class LiveTree {
     for (const n of nodes) {
       for (const p of n.props) {
         if (p.deleted) continue;
-        const bad = /[^a-zA-Z0-9,._+*#?-]/.exec(p.name);
+        const bad = BAD_PROP_CHAR.exec(p.name);
         if (bad) fail(n, p, `bad character '${bad[0]}' in property name '${p.name}'`);
       }
     }
@@ -332,10 +338,10 @@ export class LiveTree {
         if (labelSeen.has(l)) fail(n, p, `duplicate label '${l}'`);
         labelSeen.add(l);
       };
-      for (const l of liveLabels(n.labels)) check(l);
+      for (const l of n.labels) if (!l.deleted) check(l.name);
       for (const p of n.props) {
         if (p.deleted) continue;
-        for (const l of liveLabels(p.labels)) check(l, p);
+        for (const l of p.labels) if (!l.deleted) check(l.name, p);
         for (const m of p.data.markers) if (m.kind === 'label') check(m.ref!, p);
       }
     }
