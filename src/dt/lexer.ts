@@ -71,6 +71,7 @@ export interface LexerOptions {
 }
 
 const MAX_INCLUDE_DEPTH = 200; // dtc srcpos.c MAX_SRCFILE_DEPTH
+const MAX_INCLUDES = 10_000; // bounded work: a file that includes itself twice would double at each level
 
 // Character classes as dense look-up tables (latin1 range; anything above is "other").
 const PROPNODECHAR = new Uint8Array(256);
@@ -224,6 +225,7 @@ export class Lexer {
   private readonly includeDirs: readonly string[];
   private readonly readFile: ((p: string) => string) | undefined;
   private totalChars: number;
+  private includes = 0;
   private readonly maxChars: number;
 
   constructor(text: string, opts: LexerOptions) {
@@ -350,6 +352,7 @@ export class Lexer {
 
   private pushInclude(name: string, at: number): void {
     if (this.stack.length + 1 >= MAX_INCLUDE_DEPTH) this.fail(at, 'includes nested too deeply');
+    if (++this.includes > MAX_INCLUDES) this.fail(at, `more than ${MAX_INCLUDES} /include/ directives processed`);
     {
       const { path: c, text } = this.open(name, this.posAt(at));
       this.totalChars += text.length;
