@@ -1197,11 +1197,16 @@ export class PageAllocator {
     while (pfn < endPfn) {
       const i = mm.pfnToIdx(pfn);
       const z = i >= 0 ? this.zoneForPfn(pfn) : undefined;
+      const secEnd = (Math.floor(pfn / this.geometry.pagesPerSection) + 1) * this.geometry.pagesPerSection;
       if (i < 0 || !z) {
-        pfn++;
+        // No memmap or no zone here: skip to the next section or the next zone start, whichever is first.
+        let next = secEnd;
+        if (i >= 0)
+          for (const y of this.zones)
+            if (y.spannedPages > 0 && y.zoneStartPfn > pfn) next = Math.min(next, y.zoneStartPfn);
+        pfn = next;
         continue;
       }
-      const secEnd = (Math.floor(pfn / this.geometry.pagesPerSection) + 1) * this.geometry.pagesPerSection;
       const end = Math.min(endPfn, z.zoneEndPfn, secEnd);
       while (pfn < end) {
         let order = 0;

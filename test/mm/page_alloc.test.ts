@@ -84,6 +84,17 @@ describe('boot freeing (memblock_free_all)', () => {
   });
 });
 
+describe('boot freeing over holes', () => {
+  test('pfns without memmap or zone are skipped a section or a zone at a time', () => {
+    const { alloc, dma, normal } = makeMachine({ noWatermarks: true, noPcp: true });
+    const before = alloc.globalZoneState(NR_FREE_PAGES);
+    // From the end of DMA (same section, no zone) across 2 GiB of missing sections to Normal's start.
+    alloc.freeBootmem(dma.zoneEndPfn, normal.zoneStartPfn);
+    expect(alloc.globalZoneState(NR_FREE_PAGES)).toBe(before);
+    expect(alloc.checkInvariants()).toEqual([]);
+  });
+});
+
 describe('buddy split and merge', () => {
   test('an order-0 allocation splits a MAX_ORDER block into one block of each lower order', () => {
     const { alloc, dma, normal } = makeMachine({ noWatermarks: true, noPcp: true });
