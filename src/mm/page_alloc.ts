@@ -1605,9 +1605,11 @@ export class PageAllocator {
    * The allocator's part of SPEC §5 invariant 1: every list well linked; each block a PageBuddy head of the
    * list's order and type, inside its zone; per-list counts and nr_free match; NR_FREE_PAGES equals the pages
    * on non-ISOLATE lists; nr_free_metadata equals the pages on METADATA lists; pcp counts match their lists.
-   * Returns the problems found (empty when consistent).
+   * `deep` also walks every free page: no page inside a free block is itself a free or pcp head or has a
+   * reference (blocks do not overlap, nothing free is in use) — O(free pages), for tests and `--check` of small
+   * machines. Returns the problems found (empty when consistent).
    */
-  checkInvariants(): string[] {
+  checkInvariants(deep = false): string[] {
     const mm = this.memmap;
     const errs: string[] = [];
     for (const z of this.zones) {
@@ -1631,6 +1633,19 @@ export class PageAllocator {
             if (!z.spansPfn(pfn) || !z.spansPfn(pfn + (1 << o) - 1))
               errs.push(`${z.name}: pfn 0x${pfn.toString(16)} outside zone`);
             if (i % (1 << o) !== 0) errs.push(`${z.name}: pfn 0x${pfn.toString(16)} misaligned for order ${o}`);
+            if ((mm.i32[i * 4 + 1] as number) !== 0)
+              errs.push(`${z.name}: free pfn 0x${pfn.toString(16)} has a refcount`);
+            if (deep) {
+              for (let k = 1; k < 1 << o; k++) {
+                const wk = mm.u32[(i + k) * 4] as number;
+                if (wk & (PG_buddy | PG_pcp) || (mm.i32[(i + k) * 4 + 1] as number) !== 0) {
+                  errs.push(
+                    `${z.name}: pfn 0x${(pfn + k).toString(16)} inside free block 0x${pfn.toString(16)} is in use`,
+                  );
+                  break;
+                }
+              }
+            }
             prev = i;
             if (++n > mm.nrPages) {
               errs.push(`${z.name}: list order ${o} type ${mt} loops`);
