@@ -266,6 +266,33 @@ export class PageIsolation {
     return ret;
   }
 
+  /**
+   * Takes a free block of 2^order pages inside [start, end) off the buddy (the smallest free block that holds
+   * one, split; the rest goes back). Returns its pfn, each page in use with count 1, or -1. Scans from
+   * `start`: a model shortcut for allocating on a given memory range (a DT memory node).
+   */
+  takeFreeInRange(start: number, end: number, order: number): number {
+    const mm = this.mm;
+    const n = 1 << order;
+    for (let pfn = start + ((n - (start % n)) % n); pfn + n <= end;) {
+      const head = mm.freeBlockHead(pfn);
+      if (head < 0) {
+        pfn += n;
+        continue;
+      }
+      const o = mm.freeBlockOrder(head);
+      const blockEnd = head + (1 << o);
+      if (o < order || !mm.takeFreeBlock(head, o)) {
+        pfn = Math.max(pfn + n, blockEnd - (blockEnd % n));
+        continue;
+      }
+      this.freeRangeAligned(head, pfn);
+      this.freeRangeAligned(pfn + n, blockEnd);
+      return pfn;
+    }
+    return -1;
+  }
+
   /** Gives [lo, hi) (pages in use with count 1) back to the buddy in maximal aligned blocks of at most maxOrder. */
   private freeRangeAligned(lo: number, hi: number, maxOrder = this.mm.maxOrder): void {
     const mm = this.mm;

@@ -10,6 +10,7 @@ import { TagStorageReuse } from '../../src/arch/arm64/tag_reserve.js';
 import { Memblock } from '../../src/mm/memblock.js';
 import { VM_MTE, VM_READ, VM_WRITE, type Vma } from '../../src/process/mm.js';
 import { FaultResult } from '../../src/process/fault.js';
+import { MigrateReason } from '../../src/mm/migrate.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../../src/mm/vmstat.js';
 import { GFP_HIGHUSER_MOVABLE, __GFP_COMP, __GFP_TAGGED } from '../../src/mm/gfp.js';
 import { MIGRATE_METADATA, MIGRATE_MOVABLE } from '../../src/mm/zone.js';
@@ -194,5 +195,44 @@ describe('activation through TagStorageReuse (H5 activateTagStorage)', () => {
     expect(m.alloc.memmap.refcount(block)).toBe(2);
     expect(m.ev('metadata_reserve_success')).toBe(1);
     expect(m.alloc.checkInvariants()).toEqual([]);
+  });
+});
+
+describe('migrate VMA to=TARGET (#5 acceptance 1)', () => {
+  test('a tagged mapping moved to another memory range keeps its data and tags; tag blocks follow', () => {
+    const m = makeRealMachine({ dataMiB: 64 });
+    const p = m.layer.createProcess('p');
+    const v = m.layer.mmap(p, 'buf', 1 * MiB, RW | VM_MTE, false, false)!;
+    m.layer.touch(p, v.start, v.end, true);
+    m.layer.settag(p, v.start, v.start + 16, 3);
+    m.layer.settag(p, v.end - 16, v.end, 12);
+    const before = Array.from(v.pfn).map((pfn) => m.layer.contentOf(pfn));
+    const blocksBefore = [...m.ts.reservedBlocks];
+    // 16 MiB of tagged memory not holding the mapping, like a DT memory node given as the target.
+    let lo = m.region.mem.start;
+    if (v.pfn.some((pfn) => pfn >= lo && pfn < lo + 4096)) lo = m.region.mem.end + 1 - 4096;
+    const hi = lo + 4096;
+    expect(v.pfn.every((pfn) => pfn < lo || pfn >= hi)).toBe(true);
+    const dest = m.reuse.targetAllocator({ zoneIdx: 2, start: lo, end: hi });
+    for (let i = 0; i < v.pages; i++) {
+      const op = m.reuse.migrator.beginWith(v.pfn[i]!, MigrateReason.MR_SYSCALL, dest);
+      while (!op.step());
+      expect(op.rc).toBe(0);
+    }
+    for (let i = 0; i < v.pages; i++) {
+      expect(v.pfn[i]!).toBeGreaterThanOrEqual(lo);
+      expect(v.pfn[i]!).toBeLessThan(hi);
+      expect(m.layer.contentOf(v.pfn[i]!)).toBe(before[i]);
+    }
+    expect(m.layer.tagAt(p, v.start)).toBe(3);
+    expect(m.layer.tagAt(p, v.end - 16)).toBe(12);
+    expect(m.ev('pgmigrate_success')).toBe(256);
+    // Exactly the blocks covering the new pages are reserved (block size 1); the old ones were returned.
+    const want = new Set(
+      Array.from(v.pfn).map((pfn) => m.region.tag.start + Math.floor((pfn - lo) / 32) + (lo - m.region.mem.start) / 32),
+    );
+    expect([...m.ts.reservedBlocks].sort()).toEqual([...want].sort());
+    for (const b of blocksBefore) expect(m.ts.reservedBlocks.has(b)).toBe(false);
+    clean(m);
   });
 });

@@ -14,12 +14,30 @@
  */
 import type { KernelLog } from '../../sim/log.js';
 import { Compaction, type CompactResult, type CompactZone } from '../../mm/compaction.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_MOVABLE, __GFP_RETRY_MAYFAIL, __GFP_TAGGED } from '../../mm/gfp.js';
+import {
+  GFP_HIGHUSER_MOVABLE,
+  GFP_KERNEL,
+  __GFP_DMA,
+  __GFP_DMA32,
+  __GFP_HIGHMEM,
+  __GFP_MOVABLE,
+  __GFP_RETRY_MAYFAIL,
+  __GFP_TAGGED,
+  __GFP_THISNODE,
+} from '../../mm/gfp.js';
 import { ZONE_NAMES } from '../../mm/vmstat.js';
-import { EBUSY, EINTR, MigFlag, Migrator, type MigrateRmap, type MigrateTags } from '../../mm/migrate.js';
+import {
+  EBUSY,
+  EINTR,
+  MigFlag,
+  Migrator,
+  type DestAllocator,
+  type MigrateRmap,
+  type MigrateTags,
+} from '../../mm/migrate.js';
 import type { PageAllocator } from '../../mm/page_alloc.js';
 import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
-import { MIGRATE_METADATA, MIGRATE_MOVABLE } from '../../mm/zone.js';
+import { MIGRATE_METADATA, MIGRATE_MOVABLE, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL } from '../../mm/zone.js';
 import { MteSwapTags, mtePageTagStorageSize } from './mteswap.js';
 import {
   TAG_RATIO,
@@ -425,6 +443,77 @@ export class TagStorageReuse {
     };
     alloc.hooks = { ...alloc.hooks, directCompact };
     return this;
+  }
+
+  /**
+   * A destination source for `migrate VMA to=TARGET` (move_pages / mbind style, MR_SYSCALL): pages from the
+   * target zone (`zoneIdx`: the gfp zone bits ask for it, and pages that fall back to a lower zone are
+   * refused), node (`nid`, like alloc_pages_node with __GFP_THISNODE) and/or pfn range (a DT memory node).
+   * A tagged source gets __GFP_TAGGED (§3.5 P11). Pages outside the target are held while another is tried,
+   * then given back. Use with `migrator.beginWith(src, MigrateReason.MR_SYSCALL, dest)`.
+   */
+  targetAllocator(target: { zoneIdx?: number; nid?: number; start?: number; end?: number }): DestAllocator {
+    const alloc = this.alloc;
+    const mm = this.mm;
+    let gfp = GFP_HIGHUSER_MOVABLE;
+    if (target.zoneIdx === ZONE_DMA) gfp = (gfp & ~(__GFP_HIGHMEM | __GFP_MOVABLE)) | __GFP_DMA | __GFP_MOVABLE;
+    else if (target.zoneIdx === ZONE_DMA32)
+      gfp = (gfp & ~(__GFP_HIGHMEM | __GFP_MOVABLE)) | __GFP_DMA32 | __GFP_MOVABLE;
+    else if (target.zoneIdx === ZONE_NORMAL) gfp &= ~__GFP_HIGHMEM;
+    if (target.nid !== undefined) gfp |= __GFP_THISNODE;
+    const inTarget = (pfn: number, order: number): boolean => {
+      if (target.start !== undefined && pfn < target.start) return false;
+      if (target.end !== undefined && pfn + (1 << order) > target.end) return false;
+      const z = alloc.zoneForPfn(pfn);
+      if (z === undefined) return false;
+      if (target.zoneIdx !== undefined && z.idx !== target.zoneIdx) return false;
+      return target.nid === undefined || z.nid === target.nid;
+    };
+    const ranged = target.start !== undefined && target.end !== undefined;
+    const rangeStart = target.start ?? 0;
+    const rangeEnd = target.end ?? 0;
+    return {
+      alloc: (src, order) => {
+        const tagged = mm.metadataEnabled() && mm.testFlag(src, MigFlag.MteTagged);
+        const g = tagged ? gfp | __GFP_TAGGED : gfp;
+        if (ranged) {
+          // A memory range: take a free block there; a tagged source needs its tag storage (§3.5 P11).
+          const refused: number[] = [];
+          let dst = -1;
+          for (;;) {
+            const p = this.isolation.takeFreeInRange(rangeStart, rangeEnd, order);
+            if (p < 0 || !inTarget(p, order)) {
+              if (p >= 0) refused.push(p);
+              break;
+            }
+            if (!tagged || this.reserve.reserveMetadataStorage(p, order, g) === 0) {
+              dst = p;
+              break;
+            }
+            refused.push(p);
+          }
+          for (const p of refused) {
+            for (let q = p; q < p + (1 << order); q++) mm.setPageRef(q, 0);
+            alloc.freePages(p, order);
+          }
+          return dst;
+        }
+        const held: number[] = [];
+        let dst = -1;
+        for (let tries = 0; tries < 1024; tries++) {
+          const p = alloc.allocPages(order, g, target.nid);
+          if (p < 0) break;
+          if (inTarget(p, order)) {
+            dst = p;
+            break;
+          }
+          held.push(p);
+        }
+        for (const p of held) alloc.freePages(p, order);
+        return dst;
+      },
+      release: (dst, order) => alloc.freePages(dst, order),
+    };
   }
 
   /** `compact`: compact_node() for every populated zone. */
