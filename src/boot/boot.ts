@@ -34,6 +34,7 @@ import { parseCmdline, unknownParamsLine, type KernelCmdline } from './cmdline.j
 import type { BootConfig, BootContext } from './context.js';
 import { earlyBoot, type CmaArea, type EarlyBootState } from './early.js';
 import { DEFAULT_KERNEL_IMAGE_SIZE, MIN_KERNEL_IMAGE_SIZE, type KernelImage } from './kernel_image.js';
+import { swiotlbInit, type SwiotlbBuffer } from './swiotlb.js';
 import { ZONE_MOVABLE, ZONE_NAMES, memPfnRanges } from './zones.js';
 
 /** The boot clock: early boot happens at 0, initcall levels follow at fixed emulated times. */
@@ -83,6 +84,8 @@ export interface BootedSystem {
    */
   readonly reuse: TagStorageReuse;
   readonly memoryLine: MemoryLineFigures;
+  /** The swiotlb bounce buffer set up by mem_init(), if any. */
+  readonly swiotlb?: SwiotlbBuffer;
   /** /proc/iomem resources (after the arch_initcall). */
   readonly iomem: readonly IoResource[];
   /** get_num_physpages(): present pages of all nodes. */
@@ -289,7 +292,9 @@ export function bootKernel(opts: BootOptions): BootedSystem {
   // cma_init_reserved_mem(): totalcma_pages counts every declared area from the start (cma-reserved).
   for (const a of early.cmaAreas) mm.totalcmaPages += a.size / pageSize;
 
-  // mem_init() → memblock_free_all() → free_low_memory_core_early(): for_each_free_mem_range (NOMAP skipped).
+  // mem_init(): swiotlb_init() first (64 MiB of low memory and its slot array), then memblock_free_all() →
+  // free_low_memory_core_early(): for_each_free_mem_range (NOMAP skipped).
+  const swiotlb = swiotlbInit(memblock, log, early.zones.dmaPhysLimit, cpus, pageSize);
   for (const r of memblock.freeRanges()) {
     const start = Math.ceil(r.base / pageSize);
     const end = Math.min(Math.floor(r.end / pageSize), early.maxPfn);
@@ -356,6 +361,7 @@ export function bootKernel(opts: BootOptions): BootedSystem {
     reuse,
     memoryLine,
     iomem,
+    ...(swiotlb !== undefined ? { swiotlb } : {}),
     physpages,
     vmallocTotalKb: vmallocTotalKb(geometry.pageShift),
   };

@@ -96,10 +96,12 @@ describe('bundled FVP platform (acceptance 1)', () => {
     // 2 banks of 0x7c000000 plus 2 × 0x3e00000 tag storage, all present.
     expect(m.physKb).toBe((2 * 0x7c000000 + TAG_BYTES) / 1024);
     // reserved = kernel image from _stext + memreserve + memmap (32 sections × 2 MiB) + tag storage
-    expect(m.reservedKb).toBe((32 * 1024 * 1024 - 0x10000 + 0x10000 + 64 * 1024 * 1024 + TAG_BYTES) / 1024);
+    //   + swiotlb (64 MiB buffer, 768 KiB of slots, one page holding its 8 areas)
+    const swiotlbKb = 64 * 1024 + 768 + 4;
+    expect(m.reservedKb).toBe((32 * 1024 * 1024 - 0x10000 + 0x10000 + 64 * 1024 * 1024 + TAG_BYTES) / 1024 + swiotlbKb);
     expect(m.availableKb + m.reservedKb).toBe(m.physKb);
     expect(dmesg).toMatch(
-      /Memory: 3964928K\/4190208K available \(12288K kernel code, 3072K rwdata, 7152K rodata, 5120K init, 5040K bss, 225280K reserved, 0K cma-reserved\)/,
+      /Memory: 3898620K\/4190208K available \(12288K kernel code, 3072K rwdata, 7152K rodata, 5120K init, 5040K bss, 291588K reserved, 0K cma-reserved\)/,
     );
   });
 
@@ -127,7 +129,10 @@ describe('bundled FVP platform (acceptance 1)', () => {
     expect(io).toContain('80000000-ffdfffff : System RAM\n');
     expect(io).toContain('  80210000-8150ffff : Kernel code\n');
     expect(io).toContain('  81a10000-821fffff : Kernel data\n');
-    expect(io).toContain('  fc000000-ffdfffff : reserved\n');
+    // the swiotlb buffer sits right below the tag storage: one reserved range
+    expect(io).toContain('  f8000000-ffdfffff : reserved\n');
+    expect(dmesg).toContain('software IO TLB: area num 8.\n');
+    expect(dmesg).toContain('software IO TLB: mapped [mem 0x00000000f8000000-0x00000000fc000000] (64MB)\n');
   });
 
   test('deterministic: two boots print the same', () => {

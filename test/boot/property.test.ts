@@ -29,7 +29,9 @@ const platformArb = fc.record({
   cmdline: fc.constantFrom('', 'arm64.nomte', 'kasan=on'),
 });
 
-function source(p: fc.TypeOf<typeof platformArb>): string {
+type Plat = typeof platformArb extends fc.Arbitrary<infer T> ? T : never;
+
+function source(p: Plat): string {
   let body = '';
   const seen = new Set<number>();
   p.banks.forEach((b, i) => {
