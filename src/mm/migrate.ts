@@ -461,3 +461,57 @@ export class MigrationOp {
     return true;
   }
 }
+
+/**
+ * `migrate VMA [RANGE] to=TARGET` (move_pages / mbind, MR_SYSCALL) as a sequence of atomic steps: each
+ * `step()` performs one step of one page's migration, so a `race` can interleave it with mprotect or faults.
+ * `pfnAt(i)` is read when page i's migration starts (another thread may have moved or unmapped it since);
+ * it returns -1 for a slot with no page, which is skipped, like a page the kernel finds no longer mapped.
+ */
+export class MigrateRangeOp {
+  /** Pages migrated, and pages that could not be (pinned, no destination). */
+  migrated = 0;
+  failed = 0;
+  /** The errno of the last failure (0 if none). */
+  lastError = 0;
+  private i = 0;
+  private op: MigrationOp | undefined;
+
+  constructor(
+    private readonly m: Migrator,
+    private readonly count: number,
+    private readonly pfnAt: (i: number) => number,
+    private readonly dest?: DestAllocator,
+    private readonly reason: MigrateReason = MigrateReason.MR_SYSCALL,
+  ) {}
+
+  get done(): boolean {
+    return this.i >= this.count && this.op === undefined;
+  }
+
+  /** Performs one atomic step; returns true when every page has been handled. */
+  step(): boolean {
+    if (this.op === undefined) {
+      while (this.i < this.count && this.pfnAt(this.i) < 0) this.i++;
+      if (this.i >= this.count) return true;
+      const src = this.pfnAt(this.i);
+      this.op =
+        this.dest !== undefined ? this.m.beginWith(src, this.reason, this.dest) : this.m.begin(src, this.reason);
+    }
+    if (!this.op.step()) return false;
+    if (this.op.rc === 0) this.migrated += 1 << this.op.order;
+    else {
+      this.failed += 1 << this.op.order;
+      this.lastError = this.op.rc;
+    }
+    this.op = undefined;
+    this.i++;
+    return this.i >= this.count;
+  }
+
+  /** Runs to the end. */
+  run(): this {
+    while (!this.step());
+    return this;
+  }
+}

@@ -3,7 +3,7 @@
  * machine of test/tagres.
  */
 import { FakeMachine, GFP_HIGHUSER_MOVABLE, GFP_TAGGED } from '../tagres/fake.js';
-import { EAGAIN, EBUSY, MIGRATE_REASON_NAMES, MigFlag, MigrateReason } from '../../src/mm/migrate.js';
+import { EAGAIN, EBUSY, MIGRATE_REASON_NAMES, MigFlag, MigrateRangeOp, MigrateReason } from '../../src/mm/migrate.js';
 
 const MEM = 32 * 512; // 16384 pages, 512 tag pages
 const TAGGED = GFP_HIGHUSER_MOVABLE | GFP_TAGGED;
@@ -184,5 +184,19 @@ describe('folios and METADATA_NONE (§3.5 P11, §5.3)', () => {
   test('MR reason names (mm/debug.c) include the series reason', () => {
     expect(MIGRATE_REASON_NAMES[MigrateReason.MR_CONTIG_RANGE]).toBe('contig_range');
     expect(MIGRATE_REASON_NAMES[MigrateReason.MR_METADATA_NONE]).toBe('metadata_none');
+  });
+});
+
+describe('MigrateRangeOp', () => {
+  test('migrates each present slot step by step, skipping empty ones', () => {
+    const m = new FakeMachine({ memPages: MEM, blockSizePages: 1 });
+    const slots = [m.userPage(1), -1, m.userPage(2), m.userPage(3)];
+    const op = new MigrateRangeOp(m.migrator, slots.length, (i) => slots[i]!);
+    let steps = 0;
+    while (!op.step()) steps++;
+    expect(op.migrated).toBe(3);
+    expect(op.failed).toBe(0);
+    expect(steps + 1).toBe(15); // 5 atomic steps per page
+    expect([1, 2, 3].map((t, k) => m.token[m.moved.get([slots[0]!, slots[2]!, slots[3]!][k]!)!])).toEqual([1, 2, 3]);
   });
 });
