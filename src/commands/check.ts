@@ -68,6 +68,8 @@ export interface CheckResult {
   readonly memTotalKb: number;
   readonly metadataTotalKb: number;
   readonly findings: readonly CheckFinding[];
+  /** The whole boot log as dmesg prints it (info level and above), for context (`-v`). */
+  readonly dmesg: string;
 }
 
 const SEVERITY_OF: Record<TagOutcome, CheckSeverity> = {
@@ -197,6 +199,7 @@ export function runCheck(opts: {
     memTotalKb: sys.mm.totalramPages() * kb,
     metadataTotalKb: sys.mm.totalmetadataPages * kb,
     findings,
+    dmesg: sys.log.dmesg(),
   };
 }
 
@@ -231,7 +234,7 @@ function wrap(text: string, indent: string, width = 100): string {
 
 /** The text report: one block per finding (location, rule, kernel lines, explanation), then a summary. */
 export function formatCheck(r: CheckResult, c: ChalkInstance, verbose = false): string {
-  let out = '';
+  let out = verbose ? `${c.bold('kernel log:')}\n${r.dmesg}\n` : '';
   const kernel = r.findings.filter((f) => f.source === 'kernel');
   const ours = r.findings.filter((f) => f.source === 'mte-sim');
   for (const f of kernel) {

@@ -210,6 +210,16 @@ describe('mte-sim check', () => {
     expect(r.stderr).toContain('a device tree file is required');
   });
 
+  test('-v prints the whole boot log first, with its timestamps', () => {
+    const r = spawnSync(process.execPath, [cli, '-v', 'check', ex('kasan-hw-tags.dts')], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    expect(r.status).toBe(1);
+    expect(r.stdout.startsWith('kernel log:\n[    0.000000] ')).toBe(true);
+    expect(r.stdout).toMatch(/\] KASAN HW tags enabled, disabling tag storage\n/);
+  });
+
   test('-q prints only the verdict', () => {
     const r = run(ex('zero-size.dts'), '-q');
     expect(r.status).toBe(1);
