@@ -1,6 +1,6 @@
 /**
- * A small booted machine for swap tests: 128 MiB of RAM at 2 GiB with its v1 tag storage (4 MiB, 1:32) right
- * after it, built in memory (no DTS parsing), booted by bootKernel and wrapped like `mte-sim run` does it.
+ * A small booted machine for swap tests: 192 MiB of RAM at 2 GiB with its v1 tag storage (6 MiB, 1:32) right
+ * after it (the boot takes about half of it: kernel image, memmap, the 64 MiB swiotlb buffer), built in memory (no DTS parsing), booted by bootKernel and wrapped like `mte-sim run` does it.
  */
 import { memory, metadata, node, str, tree, u32 } from '../arch/dt-builder.js';
 import { parseScenario } from '../../src/scenario/parser.js';
@@ -9,7 +9,7 @@ import { bootForRun } from '../../src/scenario/runtime_boot.js';
 import { buildRuntime } from '../../src/scenario/runtime_machine.js';
 import { SwapSystem } from '../../src/process/swap.js';
 
-export const RAM = 128 * 2 ** 20;
+export const RAM = 192 * 2 ** 20;
 
 export function smallTree(ramBytes = RAM) {
   return tree([
@@ -77,4 +77,10 @@ export async function runSmall(
   const notes = events.flatMap((e) => (e.kind === 'note' ? [e.text] : []));
   const failed = events.flatMap((e) => (e.kind === 'expect' && !e.record.ok ? [e.line] : []));
   return { events, violations, notes, failed, stopped, it, m };
+}
+
+/** MemFree of a freshly booted small machine, in whole MiB (tests size their workloads from it). */
+export async function freeMiB(): Promise<number> {
+  const m = await bootSmall();
+  return Math.floor((m.machine.counter('meminfo', 'MemFree') ?? 0) / 1024);
 }

@@ -5,7 +5,7 @@
  * page's tag storage location, which is not reserved for tags: SPEC §5 invariant 6 reports it under --check.
  * With the fix, the tags wait in tags_by_pfn and come back when the page is mapped tagged with tag storage.
  */
-import { runSmall } from './machine.js';
+import { freeMiB, runSmall } from './machine.js';
 
 const prologue = (fix: 'on' | 'off'): string => `
 config swap=16M fix.pfn_tags=${fix}
@@ -79,13 +79,16 @@ expect app:buf tag(0..4K) == 9
   test('with tag storage full of data, the stray restore corrupts a process page (invariant 5 too)', async () => {
     // filler's b exhausts ordinary memory and then takes every METADATA page (the last resort, §3.2); freeing a
     // leaves free ordinary pages whose tag storage holds b's data, and the swap-in gets one of them.
+    const free = await freeMiB();
+    const a = Math.floor(free * 0.4);
+    const b = free - a - 3;
     const text = (fix: 'on' | 'off'): string => `
 config swap=1M fix.pfn_tags=${fix} min_free_kbytes=1024
 ${prologue(fix).replace(/^config .*$/m, '')}
 process filler
-filler: mmap a 40M
+filler: mmap a ${a}M
 filler: touch a
-filler: mmap b 53M
+filler: mmap b ${b}M
 filler: touch b
 expect meminfo.MetadataFree == 0
 filler: munmap a

@@ -7,7 +7,15 @@
  */
 import { PTE_PRESENT_MASK, PTE_SWAP } from '../../src/process/pte.js';
 import { WMARK_HIGH } from '../../src/mm/zone.js';
-import { runSmall, type ScenarioRun } from './machine.js';
+import { RAM, freeMiB, runSmall, type ScenarioRun } from './machine.js';
+
+/** MemFree of the booted machine in MiB: the workloads below are sized from it (RAM minus boot reservations). */
+let FREE = 0;
+beforeAll(async () => {
+  FREE = await freeMiB();
+  expect(FREE).toBeGreaterThan(48);
+});
+const pages = (mib: number): number => (mib * 2 ** 20) / 4096;
 
 const vm = (r: ScenarioRun, name: string): number => r.m.machine.counter('vmstat', name) ?? NaN;
 const mi = (r: ScenarioRun, name: string): number => r.m.machine.counter('meminfo', name) ?? NaN;
@@ -42,12 +50,13 @@ function verifyData(r: ScenarioRun, proc: string): [number, number] {
 
 describe('reclaim and OOM', () => {
   test('a workload larger than RAM with enough swap completes, nothing lost, counters consistent', async () => {
+    const size = FREE + 64;
     const r = await runSmall(`
 config swap=128M
 process big
-big: mmap a 160M
+big: mmap a ${size}M
 big: touch a
-expect big:a resident + big:a swapped == 40960
+expect big:a resident + big:a swapped == ${pages(size)}
 expect vmstat.pswpout > 0
 big: touch a 0..64M read
 big: touch a 0..8M
@@ -57,7 +66,7 @@ expect vmstat.oom_kill == 0
     expect(r.failed).toEqual([]);
     expect(r.notes).toEqual([]);
     const [present, swapped] = verifyData(r, 'big');
-    expect(present + swapped).toBe(40960);
+    expect(present + swapped).toBe(pages(size));
     expect(swapped).toBeGreaterThan(0);
     // One slot per swapped page, and every slot is a page written out and not read back yet.
     expect((mi(r, 'SwapTotal') - mi(r, 'SwapFree')) / 4).toBe(swapped);
@@ -79,7 +88,7 @@ expect vmstat.oom_kill == 0
     const r = await runSmall(`
 config swap=64M
 process big
-big: mmap a 120M prot=rw+mte
+big: mmap a ${FREE + 24}M prot=rw+mte
 big: touch a
 big: exit
 expect meminfo.SwapFree == meminfo.SwapTotal
@@ -95,10 +104,11 @@ expect meminfo.SwapFree == meminfo.SwapTotal
   test('swap exhausted: the OOM killer reports, kills the workload and its memory returns', async () => {
     const before = await runSmall('config swap=16M\n');
     const f0 = freeAll(before);
+    const size = FREE + 64;
     const r = await runSmall(`
 config swap=16M
 process hog
-hog: mmap a 256M
+hog: mmap a ${size}M
 hog: touch a
 expect vmstat.oom_kill == 1
 expect meminfo.SwapFree == meminfo.SwapTotal
@@ -118,20 +128,23 @@ expect meminfo.SwapFree == meminfo.SwapTotal
     const meta = lines.findIndex((l) => /^\d+ pages metadata reserved$/.test(l));
     expect(meta).toBe(at('0 pages cma reserved') + 1);
     expect(lines[meta]).toBe(`${r.m.alloc.totalmetadataPages} pages metadata reserved`);
-    expect(r.m.alloc.totalmetadataPages).toBe(1024);
+    expect(r.m.alloc.totalmetadataPages).toBe(RAM / 32 / 4096);
     expect(lines[meta + 1]).toBe('0 pages hwpoisoned');
     expect(lines).toContain('Tasks state (memory values in pages):');
     expect(lines).toContain('[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name');
     const row = lines.find((l) => l.startsWith('[   1000]'))!;
     // "[%7d] %5d %5d %8lu %8lu %8ld %8lu         %5hd %s" (dump_task)
-    expect(row).toMatch(/^\[ {3}1000\] {5}0 {2}1000 {4}65536 +\d+ +\d+ +4095 {13}0 hog$/);
+    expect(row).toMatch(new RegExp(`^\\[ {3}1000\\] {5}0 {2}1000 +${pages(size)} +\\d+ +\\d+ +4095 {13}0 hog$`));
     expect(lines).toContain('Free swap  = 0kB');
     expect(lines).toContain('Total swap = 16380kB');
     expect(d).toMatch(
       /oom-kill:constraint=CONSTRAINT_NONE,nodemask=\(null\),cpuset=\/,mems_allowed=0,global_oom,task_memcg=\/,task=hog,pid=1000,uid=0\n/,
     );
     expect(d).toMatch(
-      /Out of memory: Killed process 1000 \(hog\) total-vm:262144kB, anon-rss:\d+kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:\d+kB oom_score_adj:0\n/,
+      new RegExp(
+        `Out of memory: Killed process 1000 \\(hog\\) total-vm:${size * 1024}kB, anon-rss:\\d+kB, file-rss:0kB, ` +
+          `shmem-rss:0kB, UID:0 pgtables:\\d+kB oom_score_adj:0\n`,
+      ),
     );
     expect(d).toMatch(/oom_reaper: reaped process 1000 \(hog\), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB\n/);
     expect(r.m.layer.processes.get('hog')!.alive).toBe(false);
@@ -139,16 +152,18 @@ expect meminfo.SwapFree == meminfo.SwapTotal
   });
 
   test('the OOM killer picks the largest task (rss + swap + page tables), not the allocating one', async () => {
+    const big = Math.floor((FREE * 2) / 3);
+    const small = Math.floor(FREE / 2);
     const r = await runSmall(`
 config swap=8M
 process big
-big: mmap a 64M
+big: mmap a ${big}M
 big: touch a
 process small
-small: mmap b 40M
+small: mmap b ${small}M
 small: touch b
 expect vmstat.oom_kill == 1
-expect small:b resident + small:b swapped == 10240
+expect small:b resident + small:b swapped == ${pages(small)}
 `);
     expect(r.violations).toEqual([]);
     expect(r.failed).toEqual([]);
@@ -161,7 +176,7 @@ expect small:b resident + small:b swapped == 10240
     const r = await runSmall(`
 config swap=64M min_free_kbytes=4096
 process app
-app: mmap a 100M
+app: mmap a ${FREE + 4}M
 app: touch a
 `);
     expect(r.violations).toEqual([]);
@@ -176,7 +191,7 @@ app: touch a
   test('without swap nothing can be reclaimed: kswapd gives up, the OOM killer runs', async () => {
     const r = await runSmall(`
 process app
-app: mmap a 200M
+app: mmap a ${FREE * 2}M
 app: touch a
 expect vmstat.oom_kill == 1
 expect vmstat.pswpout == 0
@@ -187,16 +202,18 @@ expect vmstat.pswpout == 0
   });
 
   test('pressure: a kernel allocation pushes process memory out to swap, then OOM-kills', async () => {
+    const app = Math.floor((FREE * 2) / 3);
+    const first = Math.floor(FREE / 2);
     const r = await runSmall(`
 config swap=64M
 process app
-app: mmap a 64M
+app: mmap a ${app}M
 app: touch a
-pressure 48M
+pressure ${first}M
 expect vmstat.pswpout > 0
-expect app:a resident + app:a swapped == 16384
+expect app:a resident + app:a swapped == ${pages(app)}
 expect vmstat.oom_kill == 0
-pressure 160M
+pressure ${FREE * 2}M
 expect vmstat.oom_kill == 1
 `);
     expect(r.violations).toEqual([]);
@@ -206,12 +223,14 @@ expect vmstat.oom_kill == 1
     expect(d).toMatch(/kworker\/0:1 invoked oom-killer: gfp_mask=0xcc0\(GFP_KERNEL\), order=0, oom_score_adj=0\n/);
     expect(d).toMatch(/kworker\/0:1: page allocation failure: order:0, mode:0xcc0\(GFP_KERNEL\), nodemask=\(null\)/);
     expect(r.notes).toEqual([
-      expect.stringMatching(/^swap-test\.scn:10:1: pressure: page allocation failure after \d+ of 40960 pages$/),
+      expect.stringMatching(
+        new RegExp(`^swap-test\\.scn:10:1: pressure: page allocation failure after \\d+ of ${pages(FREE * 2)} pages$`),
+      ),
     ]);
   });
 
   test('same input, same log (deterministic)', async () => {
-    const text = 'config swap=16M\nprocess a\na: mmap x 200M\na: touch x\n';
+    const text = `config swap=16M\nprocess a\na: mmap x ${FREE * 2}M\na: touch x\n`;
     const a = await runSmall(text);
     const b = await runSmall(text);
     expect(a.m.log.dmesg('debug')).toBe(b.m.log.dmesg('debug'));
