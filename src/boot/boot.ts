@@ -214,6 +214,7 @@ export function bootKernel(opts: BootOptions): BootedSystem {
 
   // start_kernel(): pr_notice("Kernel command line: %s\n", saved_command_line), then print_unknown_bootoptions()
   log.notice(`Kernel command line: ${cmdline.text}`);
+  for (const m of cmdline.setupMessages) log.printk(m.level, m.text);
   const unknown = unknownParamsLine(cmdline);
   if (unknown) log.notice(unknown);
 

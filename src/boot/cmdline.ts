@@ -34,6 +34,8 @@ export interface KernelCmdline {
   readonly unknown: readonly string[];
   /** Arguments after `--` (init's own). */
   readonly afterDashes: readonly string[];
+  /** Lines the __setup handlers print while parse_args() runs (after `Kernel command line:`). */
+  readonly setupMessages: readonly { level: 'warning' | 'info'; text: string }[];
 }
 
 /**
@@ -98,7 +100,6 @@ const KNOWN = new Set([
   'rootfstype',
   'rootwait',
   'rw',
-  'swapaccount',
   'swiotlb',
   'transparent_hugepage',
   'video',
@@ -126,6 +127,9 @@ const KNOWN = new Set([
   'printk.time',
   'stack_guard_gap',
 ]);
+
+/** __setup() names that only match with a value (`name=`), e.g. __setup("swapaccount=", ...). */
+const SETUP_WITH_VALUE = new Set(['swapaccount']);
 
 /** memparse(): a number (0x, 0 octal, decimal) with an optional K/M/G/T/P/E suffix (binary). */
 export function memparse(s: string): number | undefined {
@@ -177,6 +181,7 @@ export function parseCmdline(text: string): KernelCmdline {
   const envp: string[] = [];
   const afterDashes: string[] = [];
   const memArgs: string[] = [];
+  const setupMessages: { level: 'warning' | 'info'; text: string }[] = [];
   let memLimit: number | undefined;
   let rest = text.replace(/^\s+/, '');
   let dashes = false;
@@ -200,6 +205,18 @@ export function parseCmdline(text: string): KernelCmdline {
     }
     // unknown_bootoption(): names with '-' and '_' are equivalent (parameq); dotted names are module params.
     const norm = a.param.replace(/-/g, '_');
+    if (SETUP_WITH_VALUE.has(norm) && a.value !== undefined) {
+      // mm/memcontrol.c setup_swap_account() (v6.2+): pr_warn_once(...), return 1 (recognised).
+      if (norm === 'swapaccount' && !setupMessages.some((m) => m.text.startsWith('The swapaccount='))) {
+        setupMessages.push({
+          level: 'warning',
+          text:
+            'The swapaccount= commandline option is deprecated. Please report your usecase to linux-mm@kvack.org ' +
+            'if you depend on this functionality.',
+        });
+      }
+      continue;
+    }
     if (KNOWN.has(norm) || KNOWN.has(a.param) || a.param.includes('.')) continue;
     if (a.value === undefined) argv.push(a.param);
     else envp.push(`${a.param}=${a.value}`);
@@ -215,6 +232,7 @@ export function parseCmdline(text: string): KernelCmdline {
     memArgs,
     unknown: [...argv, ...envp],
     afterDashes,
+    setupMessages,
     ...(kasan !== undefined ? { kasan } : {}),
     ...(memLimit !== undefined ? { memLimit } : {}),
   };

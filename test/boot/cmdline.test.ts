@@ -42,6 +42,19 @@ describe('parseCmdline', () => {
   });
 });
 
+test('swapaccount=: known, deprecated (v6.5 prints a warning once); a bare swapaccount is unknown', () => {
+  const c = parseCmdline('swapaccount=1 swapaccount=0 swapaccount');
+  expect(c.setupMessages).toEqual([
+    {
+      level: 'warning',
+      text:
+        'The swapaccount= commandline option is deprecated. Please report your usecase to linux-mm@kvack.org ' +
+        'if you depend on this functionality.',
+    },
+  ]);
+  expect(c.unknown).toEqual(['swapaccount']);
+});
+
 test('memparse', () => {
   expect(memparse('4096')).toBe(4096);
   expect(memparse('4k')).toBe(4096);
