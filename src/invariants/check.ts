@@ -11,10 +11,16 @@
  *   6. no tag written into a tag storage page that was not reserved for tags
  */
 import type { ProcessLayer } from '../process/layer.js';
+import type { Process, Vma } from '../process/mm.js';
 import { PageFlag } from '../process/port.js';
 import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_TAGGED, PTE_VALID } from '../process/pte.js';
 
 const hex = (n: number): string => `0x${n.toString(16)}`;
+
+/** `comm[pid] vma address -> pfn`, for a message (built only when something is wrong). */
+function where(p: Process, v: Vma, i: number, pfn: number): string {
+  return `${p.comm}[${p.pid}] ${v.name} ${hex(v.start + i * 2 ** v.pageShift)} -> pfn ${hex(pfn)}`;
+}
 
 export interface CheckOptions {
   /** Stop after this many messages (default 20). */
@@ -39,7 +45,6 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   /** Pages mapped once with refcount 1 (most of them): consistent by construction, kept for check 4. */
   const single: number[] = [];
   const migrating = new Set<number>();
-  const tagged = new Set<number>();
   const enabled = port.metadataEnabled();
   for (const p of L.processes.values()) {
     if (!p.alive) continue;
@@ -54,7 +59,6 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
         const f = pte[i]!;
         if ((f & (PTE_PRESENT_MASK | PTE_MIGRATION)) === 0) continue;
         const pfn = v.pfn[i]!;
-        const at = (): string => `${p.comm}[${p.pid}] ${v.name} ${hex(v.start + i * port.pageSize)} -> pfn ${hex(pfn)}`;
         if (pfn === port.zeroPfn) {
           if (port.getToken(pfn) !== 0 && add(`data: the zero page holds data (token ${port.getToken(pfn)})`))
             return out;
@@ -62,9 +66,10 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
         }
         const ref = port.pageRef(pfn);
         // A page in use has a reference; only a page without one can be on a free list.
-        if (ref <= 0 && port.isFree(pfn) && add(`mapped page is free: ${at()}`)) return out;
+        if (ref <= 0 && port.isFree(pfn) && add(`mapped page is free: ${where(p, v, i, pfn)}`)) return out;
         const ownerOk = port.testFlag(pfn, PageFlag.Anon) && port.getOwner(pfn) === v.pgoff + i;
-        if (!ownerOk && add(`rmap: ${at()} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`)) return out;
+        if (!ownerOk && add(`rmap: ${where(p, v, i, pfn)} has owner ${port.getOwner(pfn)}, expected ${v.pgoff + i}`))
+          return out;
         if ((f & PTE_MIGRATION) !== 0) migrating.add(pfn);
         if (ref !== 1 || !ownerOk || overlapping || (f & PTE_MIGRATION) !== 0 || L.inflight.has(pfn)) {
           refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
@@ -72,20 +77,17 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
           single.push(pfn);
         }
         if (port.getToken(pfn) !== v.token[i]) {
-          const m = `data: ${at()} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
+          const m = `data: ${where(p, v, i, pfn)} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
           if (add(m)) return out;
         }
-        if (enabled && (f & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED)) {
-          tagged.add(pfn);
-          if (!port.testFlag(pfn, PageFlag.TagStorageReserved) && port.tagPageOf(pfn) >= 0) {
-            if (add(`tag storage: ${at()} is mapped tagged without PG_tag_storage_reserved`)) return out;
-          } else if (
-            port.tagBlockRefcount !== undefined &&
-            port.tagPageOf(pfn) >= 0 &&
-            port.tagBlockRefcount(pfn) < 2
-          ) {
-            if (add(`tag storage: ${at()} is mapped tagged but its tag block is not reserved`)) return out;
-          }
+        // 3. The block's reservation itself is checked once per block in 4.
+        if (
+          enabled &&
+          (f & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED) &&
+          !port.testFlag(pfn, PageFlag.TagStorageReserved) &&
+          port.tagPageOf(pfn) >= 0
+        ) {
+          if (add(`tag storage: ${where(p, v, i, pfn)} is mapped tagged without PG_tag_storage_reserved`)) return out;
         }
         if (
           enabled &&
@@ -93,7 +95,8 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
           port.isMetadataPage(pfn) &&
           port.isTagBlockReserved(pfn)
         ) {
-          if (add(`tag storage: reserved tag block page ${hex(pfn)} holds process data (${at()})`)) return out;
+          if (add(`tag storage: reserved tag block page ${hex(pfn)} holds process data (${where(p, v, i, pfn)})`))
+            return out;
         }
       }
     }
@@ -116,14 +119,18 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
     const pages = new Set<number>([port.zeroPfn, ...refs.keys(), ...L.inflight.keys()]);
     for (const pfn of pages) countUser(pfn);
     for (const pfn of single) countUser(pfn);
-    for (const [block, rc] of [...port.reservedBlocks()].sort((a, b) => a[0] - b[0])) {
+    const reserved = new Map(port.reservedBlocks());
+    for (const [block, rc] of [...reserved].sort((a, b) => a[0] - b[0])) {
       const u = users.get(block) ?? 0;
       if (rc !== 1 + u && add(`tag block ${hex(block)} has refcount ${rc}, ${u} tagged pages use it`)) return out;
+    }
+    // 3. Every block a tagged page relies on is reserved.
+    for (const [block, u] of [...users].sort((a, b) => a[0] - b[0])) {
+      if (!reserved.has(block) && add(`tag block ${hex(block)} is not reserved, ${u} tagged pages use it`)) return out;
     }
   }
 
   // 6.
   for (const m of L.tags.corruptions) if (add(`tag corruption: ${m}`)) return out;
-  void tagged;
   return out;
 }

@@ -58,6 +58,8 @@ export const FaultResult = {
   AccErr: 2,
   /** The fault needs a mechanism that is not modelled yet (swap-in, METADATA_NONE migration). */
   NotModelled: 3,
+  /** The fault made no progress: replayed MAX_REPLAYS times (the kernel would keep retrying: a livelock). */
+  Stuck: 4,
 } as const;
 export type FaultResult = (typeof FaultResult)[keyof typeof FaultResult];
 
@@ -103,8 +105,8 @@ function finish(c: FaultCtx, r: FaultResult): boolean {
 function replay(L: ProcessLayer, c: FaultCtx): boolean {
   c.replays++;
   if (c.replays > MAX_REPLAYS) {
-    c.why = `fault at 0x${(c.vma.start + c.idx * L.port.pageSize).toString(16)} replayed ${MAX_REPLAYS} times`;
-    return finish(c, FaultResult.NotModelled);
+    c.why = `fault at 0x${(c.vma.start + c.idx * L.port.pageSize).toString(16)} makes no progress (replayed ${MAX_REPLAYS} times)`;
+    return finish(c, FaultResult.Stuck);
   }
   c.step = Step.Start;
   return false;

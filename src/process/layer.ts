@@ -585,7 +585,7 @@ export class ProcessLayer {
       }
       if (tries >= 8) {
         this.fault.why = `access at 0x${(vma.start + idx * this.port.pageSize).toString(16)} keeps faulting`;
-        return FaultResult.NotModelled;
+        return FaultResult.Stuck;
       }
       const r = handleMmFault(this, this.fault, vma, idx, write);
       if (r !== FaultResult.Ok) return r;

@@ -43,7 +43,7 @@ export class Vma {
     public pte: Uint16Array,
     /** Content token the process last wrote to each page (0 = never written: zero-filled). */
     public token: Uint32Array,
-    pageShift: number,
+    readonly pageShift: number,
   ) {
     this.pages = (end - start) / 2 ** pageShift;
   }

@@ -279,6 +279,8 @@ export class Interpreter implements ExpectContext {
     const sig = this.layer.signals[this.layer.signals.length - 1];
     if (r.result === FaultResult.Oom) {
       this.note(`${formatPos(s.pos)}: ${who}: VM_FAULT_OOM${at}`);
+    } else if (r.result === FaultResult.Stuck) {
+      this.note(`${formatPos(s.pos)}: ${who}: ${r.why}`);
     } else if (sig !== undefined) {
       this.note(`${formatPos(s.pos)}: ${who}: SIGSEGV (${sig.code}) at 0x${sig.addr.toString(16).padStart(16, '0')}`);
     }

@@ -79,7 +79,7 @@ export class TouchOp implements KernelOp {
       this.addrNow += ps;
       return this.addrNow >= this.end;
     }
-    if (++this.tries > 8) return this.fail(FaultResult.NotModelled, 'access keeps faulting');
+    if (++this.tries > 8) return this.fail(FaultResult.Stuck, 'access keeps faulting');
     this.ctx.start(vma, idx, this.write);
     this.faulting = true;
     this.p.mm.faultsInFlight++;

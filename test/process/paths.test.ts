@@ -59,7 +59,7 @@ describe('rmap migration interface', () => {
     const h = L.rmap.unmap(old)!;
     expect(L.rmap.pageMapcount(old)).toBe(1);
     expect(checkInvariants(L)).toEqual([]); // refcount = 1 PTE + the isolation reference
-    expect(L.touch(p, v.start + 4096, v.end, false).result).toBe(FaultResult.NotModelled); // replays until remap
+    expect(L.touch(p, v.start + 4096, v.end, false).result).toBe(FaultResult.Stuck); // replays until remap
     L.rmap.undo(h);
     expect(v.pfn[1]).toBe(old);
     expect(v.pte[1]! & PTE_VALID).not.toBe(0);
@@ -127,8 +127,8 @@ describe('do_metadata_none_page (§5.3)', () => {
     const { port, L, p, v } = mdnone();
     port.isolated.add(v.pfn[0]!);
     const r = L.touch(p, v.start, v.end, false);
-    expect(r.result).toBe(FaultResult.NotModelled);
-    expect(r.why).toMatch(/replayed 64 times/);
+    expect(r.result).toBe(FaultResult.Stuck);
+    expect(r.why).toMatch(/makes no progress \(replayed 64 times\)/);
     port.isolated.clear();
     expect(L.touch(p, v.start, v.end, false).result).toBe(FaultResult.Ok);
     expect(checkInvariants(L)).toEqual([]);
