@@ -172,23 +172,41 @@ export class Migrator {
    * not movable for anyone else: a nested alloc_contig_range (reserving tag storage for the destination)
    * must not migrate the very page being migrated, as the kernel's LRU isolation guarantees.
    */
-  private readonly isolated = new Set<number>();
+  // Usually a short list (one migrate_pages batch of 32 plus nested single migrations); a Set takes over
+  // when a caller isolates a long list at once.
+  private readonly isolated: number[] = [];
+  private isolatedSet: Set<number> | undefined;
 
   /** Returns true if the folio at pfn is isolated for migration. */
   isIsolated(pfn: number): boolean {
-    return this.isolated.size !== 0 && this.isolated.has(pfn);
+    if (this.isolatedSet !== undefined) return this.isolatedSet.has(pfn);
+    return this.isolated.length !== 0 && this.isolated.includes(pfn);
   }
 
   /** isolate_lru_page: false if the folio is already isolated. */
   isolateFolio(pfn: number): boolean {
-    if (this.isolated.has(pfn)) return false;
-    this.isolated.add(pfn);
+    if (this.isIsolated(pfn)) return false;
+    if (this.isolatedSet !== undefined) this.isolatedSet.add(pfn);
+    else if (this.isolated.length < 64) this.isolated.push(pfn);
+    else {
+      this.isolatedSet = new Set(this.isolated);
+      this.isolatedSet.add(pfn);
+      this.isolated.length = 0;
+    }
     return true;
   }
 
   /** putback_lru_page (or the end of a migration). */
   putbackFolio(pfn: number): void {
-    this.isolated.delete(pfn);
+    if (this.isolatedSet !== undefined) {
+      this.isolatedSet.delete(pfn);
+      if (this.isolatedSet.size === 0) this.isolatedSet = undefined;
+      return;
+    }
+    const i = this.isolated.lastIndexOf(pfn);
+    if (i < 0) return;
+    const last = this.isolated.pop()!;
+    if (i < this.isolated.length) this.isolated[i] = last;
   }
 
   constructor(

@@ -200,3 +200,20 @@ describe('MigrateRangeOp', () => {
     expect([1, 2, 3].map((t, k) => m.token[m.moved.get([slots[0]!, slots[2]!, slots[3]!][k]!)!])).toEqual([1, 2, 3]);
   });
 });
+
+describe('LRU isolation bookkeeping', () => {
+  test('a long list is isolated as a whole and put back after migrate_pages', () => {
+    const m = new FakeMachine({ memPages: MEM, blockSizePages: 1 });
+    const list: number[] = [];
+    for (let i = 0; i < 100; i++) list.push(m.userPage(i + 1));
+    const copy = list.slice();
+    expect(m.migrator.migratePages(list, MigrateReason.MR_COMPACTION)).toBe(0);
+    expect(list).toEqual([]);
+    expect(m.ev('pgmigrate_success')).toBe(100);
+    for (const p of copy) expect(m.migrator.isIsolated(p)).toBe(false);
+    expect(m.migrator.isolateFolio(copy[0]!)).toBe(true);
+    expect(m.migrator.isolateFolio(copy[0]!)).toBe(false);
+    m.migrator.putbackFolio(copy[0]!);
+    expect(m.migrator.isIsolated(copy[0]!)).toBe(false);
+  });
+});
