@@ -201,8 +201,15 @@ export class PageAllocator {
   userMinFreeKbytes = -1;
   watermarkScaleFactor = 10;
   watermarkBoostFactor = 15000;
+  private mobilityDisabled = false;
   /** page_group_by_mobility_disabled (build_all_zonelists: tiny machines only). */
-  pageGroupByMobilityDisabled = false;
+  get pageGroupByMobilityDisabled(): boolean {
+    return this.mobilityDisabled;
+  }
+  set pageGroupByMobilityDisabled(v: boolean) {
+    this.mobilityDisabled = v;
+    this.allocCtx.length = 0;
+  }
   readonly thp: boolean;
   totalreservePages = 0;
   /** v1 totalmetadata_pages (MetadataTotal), never decremented (§4.1). */
