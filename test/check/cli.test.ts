@@ -204,6 +204,18 @@ describe('mte-sim check', () => {
     }
   });
 
+  test('check --help: usage, exit status and examples; the top-level help lists check', () => {
+    const r = run('--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: mte-sim check [options] [dt]');
+    expect(r.stdout).toContain(
+      'Exit status: 0 tag storage would be enabled, 1 it would not, 2 the file cannot be parsed.',
+    );
+    expect(r.stdout).toContain('Examples:');
+    const top = spawnSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
+    expect(top.stdout).toMatch(/\n {2}check \[options\] \[dt\] +apply every rule/);
+  });
+
   test('no file and no --list-rules is a usage error (exit 2)', () => {
     const r = run();
     expect(r.status).toBe(2);
