@@ -194,9 +194,18 @@ export class MachinePort implements MmPort {
     return this.alloc.checkInvariants();
   }
 
+  private zoneLo = 0;
+  private zoneHi = 0;
+  private zoneLast = 0;
+
   zoneIndexOf(pfn: number): number {
+    if (pfn >= this.zoneLo && pfn < this.zoneHi) return this.zoneLast;
     const z = this.alloc.zoneForPfn(pfn);
-    return z === undefined ? 0 : (this.zoneIndex.get(z) ?? 0);
+    if (z === undefined) return 0;
+    this.zoneLo = z.zoneStartPfn;
+    this.zoneHi = z.zoneEndPfn;
+    this.zoneLast = this.zoneIndex.get(z) ?? 0;
+    return this.zoneLast;
   }
 
   countZone(zoneIndex: number, name: string, delta: number): void {
