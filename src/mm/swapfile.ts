@@ -12,7 +12,8 @@
  *   writes complete at once and do_swap_page bypasses the swap cache for an entry whose swap count is 1
  *   (v6.5 mm/memory.c). What the device stores is the page's data token (the model's stand-in for the
  *   page contents), one Uint32 per slot; the swap count per slot is a Uint8 (swap_map).
- * - Slot allocation is scan_swap_map_slots reduced to a next-fit scan from a cursor (no clusters): deterministic.
+ * - Slot allocation is scan_swap_map_slots reduced to a scan from a cursor that never passes a free slot (a
+ *   freed slot below it pulls it back), so the lowest free slot is used first; no clusters. Deterministic.
  *
  * The swapon line is `pr_info("Adding %uk swap on %s.  Priority:%d extents:%d across:%lluk %s%s%s%s\n")` of
  * v6.5 (frontswap's "FS" field was removed in 6.5); the first area without a priority gets -2 (least_priority

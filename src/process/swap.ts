@@ -54,6 +54,11 @@ export interface SwapHooks {
   swapInMap(vma: Vma, idx: number, entry: number, pfn: number, write: boolean): boolean;
   /** zap_pte_range for a swap PTE: free_swap_and_cache(entry). */
   freeSwapEntry(entry: number): void;
+  /**
+   * copy_nonpresent_pte for a swap PTE (fork): swap_duplicate(entry), one more reference to the slot. Returns
+   * false when the entry is not in use (or its count is full), in which case the caller must not copy the PTE.
+   */
+  duplicateSwapEntry(entry: number): boolean;
 }
 
 /** The kernel thread a `pressure` allocation runs in (it has no process of its own). */
@@ -313,6 +318,11 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     const dev = this.state.device;
     if (dev === undefined || dev.count(entry) === 0) return;
     if (dev.free(entry)) this.swapTags.invalidateTags(entry);
+  }
+
+  duplicateSwapEntry(entry: number): boolean {
+    const dev = this.state.device;
+    return dev !== undefined && dev.duplicate(entry);
   }
 
   // ---------------------------------------------------------------------------------------------------------

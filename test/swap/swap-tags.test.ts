@@ -133,3 +133,38 @@ expect app:a resident == 256
     expect(meminfo(r, 'SwapTotal')).toBe(0);
   });
 });
+
+describe('swap device', () => {
+  test('slots: header page never used, lowest free slot first, counts, duplicate and free', async () => {
+    const { SwapDevice } = await import('../../src/mm/swapfile.js');
+    const d = new SwapDevice(5 * 4096, 4096);
+    expect(d.pages).toBe(4);
+    expect(d.swaponLine()).toBe('Adding 16k swap on /dev/pmem0.  Priority:-2 extents:1 across:16k SS');
+    expect([d.getSwapPage(), d.getSwapPage(), d.getSwapPage()]).toEqual([1, 2, 3]);
+    expect(d.duplicate(2)).toBe(true);
+    expect(d.count(2)).toBe(2);
+    expect(d.free(2)).toBe(false);
+    expect(d.free(2)).toBe(true);
+    expect(d.freePages).toBe(2);
+    expect(d.getSwapPage()).toBe(2);
+    expect(d.getSwapPage()).toBe(4);
+    expect(d.getSwapPage()).toBe(0);
+    expect(d.duplicate(0)).toBe(false);
+    expect(() => d.free(0)).toThrow(RangeError);
+  });
+
+  test('gfp masks print as the kernel prints them (%#x(%pGg))', async () => {
+    const { formatGfp, kernelGfp } = await import('../../src/mm/oom_kill.js');
+    const g = await import('../../src/mm/gfp.js');
+    expect(formatGfp(kernelGfp(g.GFP_HIGHUSER_MOVABLE))).toBe('0x100cca(GFP_HIGHUSER_MOVABLE)');
+    expect(formatGfp(kernelGfp(g.GFP_HIGHUSER_MOVABLE | g.__GFP_COMP | g.__GFP_ZERO))).toBe(
+      '0x140dca(GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO)',
+    );
+    expect(formatGfp(kernelGfp(g.GFP_KERNEL))).toBe('0xcc0(GFP_KERNEL)');
+    expect(formatGfp(kernelGfp(g.GFP_HIGHUSER_MOVABLE | g.__GFP_TAGGED))).toBe(
+      '0x900cca(GFP_HIGHUSER_MOVABLE|__GFP_TAGGED)',
+    );
+    expect(formatGfp(kernelGfp(g.GFP_ATOMIC))).toBe('0x820(GFP_ATOMIC)');
+    expect(formatGfp(0)).toBe('0(none)');
+  });
+});
