@@ -30,6 +30,11 @@ export interface KernelCmdline {
   readonly memLimit?: number;
   /** `mem=` values as written, for the `Memory limited to` notice (one per occurrence, like the kernel). */
   readonly memArgs: readonly string[];
+  /**
+   * `cma=size[@base[-limit]]` (kernel/dma/contiguous.c early_cma; the last one wins): bytes, base 0 and limit 0
+   * when not given (base + size when only a base is given).
+   */
+  readonly cma?: { readonly size: number; readonly base: number; readonly limit: number };
   /** Parameters passed to init (argv, then envp), for print_unknown_bootoptions. */
   readonly unknown: readonly string[];
   /** Arguments after `--` (init's own). */
@@ -183,6 +188,7 @@ export function parseCmdline(text: string): KernelCmdline {
   const memArgs: string[] = [];
   const setupMessages: { level: 'warning' | 'info'; text: string }[] = [];
   let memLimit: number | undefined;
+  let cma: KernelCmdline['cma'];
   let rest = text.replace(/^\s+/, '');
   let dashes = false;
   while (rest.length > 0) {
@@ -198,6 +204,13 @@ export function parseCmdline(text: string): KernelCmdline {
     }
     const p: CmdlineParam = a.value === undefined ? { name: a.param } : { name: a.param, value: a.value };
     params.push(p);
+    if (a.param === 'cma' && a.value !== undefined) {
+      const m = /^([^@]*)(?:@([^-]*)(?:-(.*))?)?$/.exec(a.value)!;
+      const size = memparse(m[1]!) ?? 0;
+      const base = m[2] !== undefined ? (memparse(m[2]) ?? 0) : 0;
+      const limit = m[3] !== undefined ? (memparse(m[3]) ?? 0) : m[2] !== undefined ? base + size : 0;
+      cma = { size, base, limit };
+    }
     if (a.param === 'mem' && a.value !== undefined) {
       memArgs.push(a.value);
       const v = memparse(a.value);
@@ -233,6 +246,7 @@ export function parseCmdline(text: string): KernelCmdline {
     unknown: [...argv, ...envp],
     afterDashes,
     setupMessages,
+    ...(cma !== undefined ? { cma } : {}),
     ...(kasan !== undefined ? { kasan } : {}),
     ...(memLimit !== undefined ? { memLimit } : {}),
   };

@@ -158,6 +158,55 @@ function initReservedMemNode(
   return { err: 0, compat: 'shared-dma-pool' };
 }
 
+/**
+ * cma_declare_contiguous_nid() (mm/cma.c v6.5, pr_fmt "cma: ") for the global area, NUMA_NO_NODE: aligned to
+ * CMA_MIN_ALIGNMENT_BYTES; a fixed region is reserved where asked; otherwise bottom-up from 4 GiB when the
+ * memory reaches that far, else top-down below the limit. `Reserved %ld MiB at %pa on node %d`.
+ */
+function cmaDeclareContiguous(
+  mb: Memblock,
+  log: KernelLog,
+  reqSize: number,
+  reqBase: number,
+  reqLimit: number,
+  reqFixed: boolean,
+  alignment: number,
+): CmaArea | undefined {
+  const SZ_4G = 2 ** 32;
+  const memblockEnd = mb.endOfDram();
+  let fixed = reqFixed;
+  if (fixed && reqBase % alignment !== 0) {
+    log.err(`cma: Region at ${hex18(reqBase)} must be aligned to ${hex18(alignment)} bytes`);
+    log.err(`cma: Failed to reserve ${Math.floor(reqSize / SZ_1M)} MiB on node -1`);
+    return undefined;
+  }
+  const base = Math.ceil(reqBase / alignment) * alignment;
+  const size = Math.ceil(reqSize / alignment) * alignment;
+  let limit = Math.floor(reqLimit / alignment) * alignment;
+  if (base === 0) fixed = false;
+  if (limit === 0 || limit > memblockEnd) limit = memblockEnd;
+  const fail = (): undefined => {
+    log.err(`cma: Failed to reserve ${Math.floor(size / SZ_1M)} MiB on node -1`);
+    return undefined;
+  };
+  if (base + size > limit) {
+    log.err(`cma: Size (${hex18(size)}) of region at ${hex18(base)} exceeds limit (${hex18(limit)})`);
+    return fail();
+  }
+  let addr: number | undefined;
+  if (fixed) {
+    if (mb.isRegionReserved(base, size)) return fail();
+    mb.reserve(base, size, 'cma');
+    addr = base;
+  } else {
+    if (memblockEnd >= SZ_4G + size) addr = mb.allocRangeBottomUp(size, alignment, SZ_4G, limit, 'cma');
+    addr ??= mb.allocRange(size, alignment, base, limit, undefined, 'cma');
+    if (addr === undefined) return fail();
+  }
+  log.info(`cma: Reserved ${Math.floor(size / SZ_1M)} MiB at ${hex18(addr)} on node -1`);
+  return { name: 'reserved', base: addr, size };
+}
+
 /** Runs setup_arch → bootmem_init for the platform. */
 export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
   const { platform, memblock: mb, log, pageSize: ps, cmdline } = inp;
@@ -339,6 +388,16 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
   const lim = arm64ZoneLimits(mb.startOfDram(), mb.endOfDram(), inp.pageShift, platform.dmaMaxCpuAddress);
   const zones = computeZones(ranges, lim.maxZonePfn, ps, lim);
   logFreeAreaInit(log, zones, ranges, presentSections, inp.pageShift, pps);
+
+  // dma_contiguous_reserve(arm64_dma_phys_limit): the global CMA area. The emulated kernel has no default
+  // size (CONFIG_CMA_SIZE_MBYTES=0); `cma=` asks for one unless a reserved-memory pool is linux,cma-default.
+  const defaultPool = cmaAreas.some((a) => platform.reservedMemory.find((r) => r.name === a.name)?.cmaDefault);
+  if (cmdline.cma !== undefined && cmdline.cma.size > 0 && !defaultPool) {
+    const c = cmdline.cma;
+    const limit = c.limit !== 0 ? Math.min(c.limit, lim.dmaPhysLimit) : lim.dmaPhysLimit;
+    const area = cmaDeclareContiguous(mb, log, c.size, c.base, limit, c.base + c.size === c.limit, cmaAlign);
+    if (area) cmaAreas.push(area);
+  }
 
   return { image, reservedMem, cmaAreas, memmapAllocs, presentSections, zones, maxPfn, minLowPfn };
 }

@@ -206,6 +206,18 @@ export class Memblock {
     return undefined;
   }
 
+  /** allocRange() with memblock_set_bottom_up(true): the lowest aligned free range inside [start, end). */
+  allocRangeBottomUp(size: number, align: number, start = 0, end = Infinity, what = 'memblock'): number | undefined {
+    for (const r of this.freeRanges()) {
+      const lo = Math.ceil(Math.max(r.base, start) / align) * align;
+      if (lo + size <= Math.min(r.end, end)) {
+        this.reserve(lo, size, what);
+        return lo;
+      }
+    }
+    return undefined;
+  }
+
   /**
    * memblock_cap_memory_range(base, size): drops memory outside [base, base+size) and the reserved ranges
    * outside it too.

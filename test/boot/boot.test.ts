@@ -175,6 +175,23 @@ describe('command line', () => {
     );
   });
 
+  test('cma=64M: the global CMA area below the DMA limit, activated at core_initcall', () => {
+    const s = boot(fvp, { cmdline: 'cma=64M' });
+    const d = s.log.dmesg();
+    expect(d).toContain('cma: Reserved 64 MiB at 0x00000000f8000000 on node -1\n');
+    expect(d).toContain('software IO TLB: mapped [mem 0x00000000f4000000-0x00000000f8000000] (64MB)\n');
+    expect(s.memoryLine.cmaReservedKb).toBe(65536);
+    expect(meminfo(s).get('CmaTotal')).toBe(65536);
+    expect(meminfo(s).get('CmaFree')).toBe(65536);
+    // CMA pages are managed: MemTotal is the same as without it.
+    expect(meminfo(s).get('MemTotal')).toBe(meminfo(enabled).get('MemTotal'));
+    checkConsistency(s);
+    const fixedBad = boot(fvp, { cmdline: 'cma=16M@0x80100000-0x81100000' });
+    expect(fixedBad.log.dmesg()).toContain(
+      'cma: Region at 0x0000000080100000 must be aligned to 0x0000000000200000 bytes',
+    );
+  });
+
   test('mem=3G keeps the first 3 GiB: the second tag storage region is cut off and activation refuses', () => {
     const s = boot(fvp, { cmdline: 'mem=3G' });
     const d = s.log.dmesg();

@@ -55,6 +55,12 @@ test('swapaccount=: known, deprecated (v6.5 prints a warning once); a bare swapa
   expect(c.unknown).toEqual(['swapaccount']);
 });
 
+test('cma= forms', () => {
+  expect(parseCmdline('cma=64M').cma).toEqual({ size: 64 * 2 ** 20, base: 0, limit: 0 });
+  expect(parseCmdline('cma=16M@0x90000000').cma).toEqual({ size: 16 * 2 ** 20, base: 0x90000000, limit: 0x91000000 });
+  expect(parseCmdline('cma=16M@1G-3G').cma).toEqual({ size: 16 * 2 ** 20, base: 2 ** 30, limit: 3 * 2 ** 30 });
+});
+
 test('memparse', () => {
   expect(memparse('4096')).toBe(4096);
   expect(memparse('4k')).toBe(4096);
