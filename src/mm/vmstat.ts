@@ -7,7 +7,9 @@
  * NUMA=y, NUMA_BALANCING=y, SWAP=y, MIGRATION=y, COMPACTION=y, HUGETLB_PAGE=y, CMA=y, TRANSPARENT_HUGEPAGE=y,
  * MEMORY_BALLOON=y + BALLOON_COMPACTION=y (VIRTIO_BALLOON), KSM=y, MEMORY_FAILURE=y; not set: ZSMALLOC, ZSWAP,
  * SHADOW_CALL_STACK, UNACCEPTED_MEMORY, ZONE_DEVICE, HIGHMEM, DEBUG_TLBFLUSH, PER_VMA_LOCK_STATS, and no
- * HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD on arm64. The v1 series adds MEMORY_METADATA=y.
+ * HAVE_ARCH_TRANSPARENT_HUGEPAGE_PUD on arm64. The v1 series adds MEMORY_METADATA=y. Checked against a stored
+ * torvalds/linux arch/arm64/configs/defconfig (a later one; these lines are long-standing): NUMA, NUMA_BALANCING,
+ * KSM, MEMORY_FAILURE, TRANSPARENT_HUGEPAGE and MEMORY_HOTPLUG are set; ZSWAP and ZONE_DEVICE are not.
  *
  * Counters the emulated mm never drives stay at 0, their honest value (README "not modelled"): the file LRU and
  * page-cache items (nr_*_file, nr_file_pages, nr_dirty, nr_writeback*, nr_shmem*, nr_file_*hugepages, nr_mapped,
