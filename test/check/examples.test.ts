@@ -324,6 +324,10 @@ describe('rules and examples', () => {
   test('every example a rule names exists, and every example file is named by exactly one rule', () => {
     const named = [...TAG_STORAGE_RULES, ...TAG_LINT_RULES].flatMap((r) => (r.example ? [r.example] : []));
     expect(new Set(named).size).toBe(named.length);
-    expect([...named].sort()).toEqual(readdirSync(dir).filter((f) => f.endsWith('.dts')).sort());
+    expect([...named].sort()).toEqual(
+      readdirSync(dir)
+        .filter((f) => f.endsWith('.dts'))
+        .sort(),
+    );
   });
 });
