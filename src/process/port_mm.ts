@@ -55,6 +55,11 @@ export class MachinePort implements MmPort {
     this.ts = d.tagStorage;
     this.tr = d.tagReserve;
     d.alloc.zones.forEach((z, i) => this.zoneIndex.set(z, i));
+    // The span cache of zoneIndexOf is only right when no two zones' spans overlap (NUMA interleaving).
+    const spans = d.alloc.zones.filter((z) => z.spannedPages > 0);
+    this.zoneSpansDisjoint = spans.every((a) =>
+      spans.every((b) => a === b || a.zoneEndPfn <= b.zoneStartPfn || b.zoneEndPfn <= a.zoneStartPfn),
+    );
     for (let g = 0; g < 16; g++) {
       let k = 0;
       if (g & Gfp.HighuserMovable) k |= GFP_HIGHUSER_MOVABLE;
@@ -194,6 +199,7 @@ export class MachinePort implements MmPort {
     return this.alloc.checkInvariants();
   }
 
+  private readonly zoneSpansDisjoint: boolean;
   private zoneLo = 0;
   private zoneHi = 0;
   private zoneLast = 0;
@@ -202,8 +208,10 @@ export class MachinePort implements MmPort {
     if (pfn >= this.zoneLo && pfn < this.zoneHi) return this.zoneLast;
     const z = this.alloc.zoneForPfn(pfn);
     if (z === undefined) return 0;
-    this.zoneLo = z.zoneStartPfn;
-    this.zoneHi = z.zoneEndPfn;
+    if (this.zoneSpansDisjoint) {
+      this.zoneLo = z.zoneStartPfn;
+      this.zoneHi = z.zoneEndPfn;
+    }
     this.zoneLast = this.zoneIndex.get(z) ?? 0;
     return this.zoneLast;
   }
