@@ -9,23 +9,15 @@
 import type { Bench, BenchResult } from './index.js';
 import { KernelLog } from '../src/sim/log.js';
 import { geometryFor } from '../src/mm/geometry.js';
-import { MemMap, PG_anon, PG_locked, PG_mte_tagged, PG_tag_storage_reserved } from '../src/mm/memmap.js';
+import { MemMap } from '../src/mm/memmap.js';
 import { PageAllocator } from '../src/mm/page_alloc.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ACCOUNT, __GFP_TAGGED, __GFP_ZERO } from '../src/mm/gfp.js';
+import { GFP_KERNEL } from '../src/mm/gfp.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES, VM_EVENT } from '../src/mm/vmstat.js';
-import {
-  MIGRATE_ISOLATE,
-  MIGRATE_METADATA,
-  ZONE_DMA,
-  ZONE_DMA32,
-  ZONE_MOVABLE,
-  ZONE_NORMAL,
-  Zone,
-} from '../src/mm/zone.js';
+import { ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL, Zone } from '../src/mm/zone.js';
 import { MigrateReason } from '../src/mm/migrate.js';
 import { TagStorage, type TagRegion } from '../src/arch/arm64/mte_tag_storage.js';
 import { TagStorageReuse } from '../src/arch/arm64/tag_reserve.js';
-import { Gfp, type MmPort } from '../src/process/port.js';
+import { MachinePort } from '../src/process/port_mm.js';
 import { ProcessLayer } from '../src/process/layer.js';
 import { VM_MTE, VM_READ, VM_WRITE } from '../src/process/mm.js';
 
@@ -39,17 +31,6 @@ interface BenchMachine {
   reuse: TagStorageReuse;
   layer: ProcessLayer;
   ev(name: string): number;
-}
-
-const FLAG_BITS = [PG_mte_tagged, PG_tag_storage_reserved, PG_anon, PG_locked];
-
-function toGfp(g: number): number {
-  let out = 0;
-  if (g & Gfp.HighuserMovable) out |= GFP_HIGHUSER_MOVABLE;
-  if (g & Gfp.Tagged) out |= __GFP_TAGGED;
-  if (g & Gfp.PgtableUser) out |= GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT;
-  if (g & Gfp.Zero) out |= __GFP_ZERO;
-  return out;
 }
 
 /** `dataMiB` of tagged memory at 4 GiB (Normal), its tag storage right after it, 16 MiB of DMA at 2 GiB. */
@@ -95,37 +76,7 @@ export function machine(dataMiB: number): BenchMachine {
   ts.metadataEnabled = true;
   ts.state = 'enabled';
   const zeroPfn = alloc.allocPages(0, GFP_KERNEL);
-  const mm = memmap;
-  const port: MmPort = {
-    pageSize: g.pageSize,
-    pageShift: g.pageShift,
-    zeroPfn,
-    allocPages: (order, gfp) => alloc.allocPages(order, toGfp(gfp)),
-    freePages: (pfn, order) => alloc.freePages(pfn, order),
-    pageRef: (pfn) => mm.refcount(pfn),
-    setPageRef: (pfn, c) => mm.setRefcount(pfn, c),
-    getOwner: (pfn) => mm.owner(pfn),
-    setOwner: (pfn, v) => mm.setOwner(pfn, v),
-    getToken: (pfn) => mm.token(pfn),
-    setToken: (pfn, v) => mm.setToken(pfn, v),
-    testFlag: (pfn, f) => mm.testFlag(pfn, FLAG_BITS[f]!),
-    setFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, true),
-    clearFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, false),
-    // In-use pages have a count; only a page with none can be on a free list.
-    isFree: (pfn) => mm.refcount(pfn) === 0 && alloc.isFree(pfn),
-    isIsolatedPageblock: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_ISOLATE,
-    isMetadataPage: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_METADATA,
-    metadataEnabled: () => ts.metadataEnabled,
-    reserveMetadata: (pfn, order, gfp) => reuse.reserve.reserveMetadataStorage(pfn, order, toGfp(gfp)),
-    tagPageOf: (pfn) => {
-      const r = region;
-      return pfn >= r.mem.start && pfn <= r.mem.end ? r.tag.start + Math.floor((pfn - r.mem.start) / 32) : -1;
-    },
-    count: (name, delta) => {
-      const i = VM_EVENT[name];
-      if (i !== undefined) alloc.events.count(i, delta);
-    },
-  };
+  const port = new MachinePort({ alloc, tagStorage: ts, tagReserve: reuse.reserve, zeroPfn });
   const layer = new ProcessLayer(port, { log });
   reuse.attachProcessLayer(layer);
   return { alloc, ts, region, reuse, layer, ev: (name) => alloc.events.get(VM_EVENT[name]!) };

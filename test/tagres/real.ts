@@ -6,22 +6,15 @@
  */
 import { KernelLog } from '../../src/sim/log.js';
 import { geometryFor } from '../../src/mm/geometry.js';
-import { MemMap, PG_anon, PG_locked, PG_mte_tagged, PG_tag_storage_reserved } from '../../src/mm/memmap.js';
+import { MemMap } from '../../src/mm/memmap.js';
 import { PageAllocator } from '../../src/mm/page_alloc.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL, __GFP_ACCOUNT, __GFP_TAGGED, __GFP_ZERO } from '../../src/mm/gfp.js';
+import { GFP_KERNEL } from '../../src/mm/gfp.js';
 import { VM_EVENT } from '../../src/mm/vmstat.js';
-import {
-  MIGRATE_ISOLATE,
-  MIGRATE_METADATA,
-  ZONE_DMA,
-  ZONE_DMA32,
-  ZONE_MOVABLE,
-  ZONE_NORMAL,
-  Zone,
-} from '../../src/mm/zone.js';
+import { ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL, Zone } from '../../src/mm/zone.js';
 import { TagStorage, type TagRegion } from '../../src/arch/arm64/mte_tag_storage.js';
 import { TagStorageReuse } from '../../src/arch/arm64/tag_reserve.js';
-import { Gfp, type MmPort } from '../../src/process/port.js';
+import type { MmPort } from '../../src/process/port.js';
+import { MachinePort } from '../../src/process/port_mm.js';
 import { ProcessLayer } from '../../src/process/layer.js';
 
 export interface RealMachine {
@@ -41,17 +34,6 @@ export interface RealOptions {
   blockSizePages?: number;
   fixPfnTags?: boolean;
   fixMetadataNone?: boolean;
-}
-
-const FLAG_BITS = [PG_mte_tagged, PG_tag_storage_reserved, PG_anon, PG_locked];
-
-function toGfp(g: number): number {
-  let out = 0;
-  if (g & Gfp.HighuserMovable) out |= GFP_HIGHUSER_MOVABLE;
-  if (g & Gfp.Tagged) out |= __GFP_TAGGED;
-  if (g & Gfp.PgtableUser) out |= GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT;
-  if (g & Gfp.Zero) out |= __GFP_ZERO;
-  return out;
 }
 
 export function makeRealMachine(o: RealOptions): RealMachine {
@@ -100,52 +82,7 @@ export function makeRealMachine(o: RealOptions): RealMachine {
   // The zero page: an unmovable page outside every region (in the kernel image, in reality).
   const zeroPfn = alloc.allocPages(0, GFP_KERNEL);
 
-  const mm = memmap;
-  const port: MmPort = {
-    pageSize: g.pageSize,
-    pageShift: g.pageShift,
-    zeroPfn,
-    allocPages: (order, gfp) => alloc.allocPages(order, toGfp(gfp)),
-    freePages: (pfn, order) => alloc.freePages(pfn, order),
-    pageRef: (pfn) => mm.refcount(pfn),
-    setPageRef: (pfn, c) => mm.setRefcount(pfn, c),
-    getOwner: (pfn) => mm.owner(pfn),
-    setOwner: (pfn, v) => mm.setOwner(pfn, v),
-    getToken: (pfn) => mm.token(pfn),
-    setToken: (pfn, v) => mm.setToken(pfn, v),
-    testFlag: (pfn, f) => mm.testFlag(pfn, FLAG_BITS[f]!),
-    setFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, true),
-    clearFlag: (pfn, f) => mm.setFlag(pfn, FLAG_BITS[f]!, false),
-    // In-use pages have a count; only a page with none can be on a free list.
-    isFree: (pfn) => mm.refcount(pfn) === 0 && alloc.isFree(pfn),
-    isIsolatedPageblock: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_ISOLATE,
-    isMetadataPage: (pfn) => alloc.pageblockMigratetype(pfn) === MIGRATE_METADATA,
-    metadataEnabled: () => ts.metadataEnabled,
-    reserveMetadata: (pfn, order, gfp) => reuse.reserve.reserveMetadataStorage(pfn, order, toGfp(gfp)),
-    tagPageOf: (pfn) => {
-      const r = ts.regionForPfn(pfn);
-      return r === undefined ? -1 : r.tag.start + Math.floor((pfn - r.mem.start) / 32);
-    },
-    tagBlockOf: (pfn) => ts.findBlock(pfn)?.block ?? -1,
-    tagBlockRefcount: (pfn) => {
-      const b = ts.findBlock(pfn)?.block;
-      return b === undefined ? -1 : reuse.reserve.blockRefcount(b);
-    },
-    isTagBlockReserved: (tagPfn) => {
-      for (const r of ts.regions) {
-        if (tagPfn < r.tag.start || tagPfn > r.tag.end) continue;
-        const off = tagPfn - r.tag.start;
-        return ts.reservedBlocks.has(r.tag.start + off - (off % r.blockSizePages));
-      }
-      return false;
-    },
-    reservedBlocks: () => [...ts.reservedBlocks].sort((a, b) => a - b).map((b) => [b, mm.refcount(b)]),
-    checkFreeLists: () => alloc.checkInvariants(),
-    count: (name, delta) => {
-      const i = VM_EVENT[name];
-      if (i !== undefined) alloc.events.count(i, delta);
-    },
-  };
+  const port = new MachinePort({ alloc, tagStorage: ts, tagReserve: reuse.reserve, zeroPfn });
   const layer = new ProcessLayer(port, {
     log,
     fixPfnTags: o.fixPfnTags ?? true,
