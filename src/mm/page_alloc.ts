@@ -33,6 +33,7 @@
  *   totalramPages(), globalZoneState(item), globalNodeState(item), nodes[], events (VmEvents), cpu (current)
  * Not modelled: the HIGHATOMIC reserve (reserve/unreserve_highatomic_pageblock), cpusets, node reclaim,
  * page shuffling, deferred struct page init, guard pages, the pcp high auto-tuning of later kernels.
+ *   snapshot(): PageAllocatorSnapshot, restore(s)  the whole allocator state, for deterministic replay
  *   arch: ArchHooks                                the series' hooks (§2.3, §2.4), default no-op
  *   hooks: SlowpathHooks                           reclaim / compaction / OOM, provided by other modules
  */
@@ -104,6 +105,7 @@ import {
   ZONE_MOVABLE,
   ZONE_NORMAL,
   Zone,
+  type ZoneSnapshot,
   migratetypeIsMergeable,
 } from './zone.js';
 
@@ -152,6 +154,16 @@ const NOOP_ARCH: ArchHooks = {
   freeMetadata: () => undefined,
   pageHasMetadata: () => false,
 };
+
+export interface PageAllocatorSnapshot {
+  readonly words: Uint32Array;
+  readonly pageblockMt: Uint8Array;
+  readonly zones: readonly ZoneSnapshot[];
+  readonly nodes: readonly { vmStat: Float64Array; kswapdFailures: number; totalreserve: number }[];
+  readonly events: Float64Array;
+  readonly nrIsolatePageblock: Int32Array;
+  readonly scalars: readonly number[];
+}
 
 interface AllocContext {
   zonelist: Zone[];
@@ -1409,6 +1421,68 @@ export class PageAllocator {
     this.userMinFreeKbytes = kb;
     this.minFreeKbytes = kb;
     this.setupPerZoneWmarksOnly();
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Snapshots
+
+  /**
+   * A copy of the allocator's whole state — memmap words, pageblock types, zones, pcp lists, node counters,
+   * events and the global totals — for deterministic replay (`explore` runs each schedule from one state).
+   * The arch and slow-path hooks are not part of it.
+   */
+  snapshot(): PageAllocatorSnapshot {
+    return {
+      words: this.memmap.u32.slice(),
+      pageblockMt: this.memmap.pageblockMt.slice(),
+      zones: this.zones.map((z) => z.snapshot()),
+      nodes: this.nodes.map((n) => ({
+        vmStat: n.vmStat.slice(),
+        kswapdFailures: n.kswapdFailures,
+        totalreserve: n.totalreservePages,
+      })),
+      events: this.events.v.slice(),
+      nrIsolatePageblock: this.nrIsolatePageblock.slice(),
+      scalars: [
+        this.cpu,
+        this.minFreeKbytes,
+        this.userMinFreeKbytes,
+        this.watermarkScaleFactor,
+        this.watermarkBoostFactor,
+        this.totalreservePages,
+        this.totalmetadataPages,
+        this.totalcmaPages,
+        this.mobilityDisabled ? 1 : 0,
+      ],
+    };
+  }
+
+  /** Puts back a state taken by snapshot() on this allocator (same memmap and zones). */
+  restore(s: PageAllocatorSnapshot): void {
+    if (s.words.length !== this.memmap.u32.length) throw new SimInvariantError('snapshot of a different memmap');
+    this.memmap.u32.set(s.words);
+    this.memmap.pageblockMt.set(s.pageblockMt);
+    this.zones.forEach((z, k) => z.restore(s.zones[k] as ZoneSnapshot));
+    this.nodes.forEach((n, k) => {
+      const ns = s.nodes[k];
+      if (!ns) return;
+      n.vmStat.set(ns.vmStat);
+      n.kswapdFailures = ns.kswapdFailures;
+      n.totalreservePages = ns.totalreserve;
+    });
+    this.events.v.set(s.events);
+    this.nrIsolatePageblock.set(s.nrIsolatePageblock);
+    const v = (k: number): number => s.scalars[k] ?? 0;
+    this.cpu = v(0);
+    this.minFreeKbytes = v(1);
+    this.userMinFreeKbytes = v(2);
+    this.watermarkScaleFactor = v(3);
+    this.watermarkBoostFactor = v(4);
+    this.totalreservePages = v(5);
+    this.totalmetadataPages = v(6);
+    this.totalcmaPages = v(7);
+    this.pageGroupByMobilityDisabled = v(8) === 1;
+    this.reserveFailures = 0;
   }
 
   // ---------------------------------------------------------------------------------------------------------

@@ -60,6 +60,16 @@ export interface ZoneInit {
 }
 
 /** struct per_cpu_pages for one cpu (lists linked through memmap a/b words, like page->pcp_list). */
+export interface PerCpuPagesSnapshot {
+  readonly count: number;
+  readonly high: number;
+  readonly batch: number;
+  readonly freeFactor: number;
+  readonly statThreshold: number;
+  readonly heads: Uint32Array;
+  readonly tails: Uint32Array;
+}
+
 export class PerCpuPages {
   count = 0;
   high = 0;
@@ -69,6 +79,30 @@ export class PerCpuPages {
   readonly tails = new Uint32Array(NR_PCP_LISTS).fill(NIL);
   /** vm stats threshold (per_cpu_zonestat.stat_threshold), shown in zoneinfo. */
   statThreshold = 0;
+
+  snapshot(): PerCpuPagesSnapshot {
+    const { count, high, batch, freeFactor, statThreshold } = this;
+    return { count, high, batch, freeFactor, statThreshold, heads: this.heads.slice(), tails: this.tails.slice() };
+  }
+
+  restore(s: PerCpuPagesSnapshot): void {
+    this.count = s.count;
+    this.high = s.high;
+    this.batch = s.batch;
+    this.freeFactor = s.freeFactor;
+    this.statThreshold = s.statThreshold;
+    this.heads.set(s.heads);
+    this.tails.set(s.tails);
+  }
+}
+
+export interface ZoneSnapshot {
+  readonly scalars: readonly number[];
+  readonly flags: readonly boolean[];
+  readonly arrays: readonly Float64Array[];
+  readonly freeHead: Uint32Array;
+  readonly freeTail: Uint32Array;
+  readonly pcp: readonly PerCpuPagesSnapshot[];
 }
 
 export class Zone {
@@ -157,6 +191,49 @@ export class Zone {
   /** Blocks on free_area[order].free_list[mt]. */
   freeListCount(order: number, mt: number): number {
     return this.freeCount[order * MIGRATE_TYPES + mt] ?? 0;
+  }
+
+  /** A copy of all mutable zone state (for deterministic replay: restore() brings it back exactly). */
+  snapshot(): ZoneSnapshot {
+    return {
+      scalars: [
+        this.zoneStartPfn,
+        this.spannedPages,
+        this.presentPages,
+        this.managedPages,
+        this.cmaPages,
+        this.metadataPages,
+        this.watermarkBoost,
+        this.nrReservedHighatomic,
+      ],
+      flags: [this.boostedWatermark, this.reclaimActive],
+      arrays: [this.watermark, this.lowmemReserve, this.freeCount, this.nrFree, this.vmStat, this.numaEvents].map((a) =>
+        a.slice(),
+      ),
+      freeHead: this.freeHead.slice(),
+      freeTail: this.freeTail.slice(),
+      pcp: this.pcp.map((p) => p.snapshot()),
+    };
+  }
+
+  restore(s: ZoneSnapshot): void {
+    const v = (k: number): number => s.scalars[k] ?? 0;
+    this.zoneStartPfn = v(0);
+    this.spannedPages = v(1);
+    this.presentPages = v(2);
+    this.managedPages = v(3);
+    this.cmaPages = v(4);
+    this.metadataPages = v(5);
+    this.watermarkBoost = v(6);
+    this.nrReservedHighatomic = v(7);
+    this.boostedWatermark = s.flags[0] ?? false;
+    this.reclaimActive = s.flags[1] ?? false;
+    [this.watermark, this.lowmemReserve, this.freeCount, this.nrFree, this.vmStat, this.numaEvents].forEach((a, k) =>
+      a.set(s.arrays[k] as Float64Array),
+    );
+    this.freeHead.set(s.freeHead);
+    this.freeTail.set(s.freeTail);
+    this.pcp.forEach((p, k) => p.restore(s.pcp[k] as PerCpuPagesSnapshot));
   }
 
   /** Pages sitting on this zone's pcp lists (all cpus); not counted in NR_FREE_PAGES, as in the kernel. */
