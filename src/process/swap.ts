@@ -82,6 +82,8 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
   private readonly slotVma: Vma[] = [];
   private readonly slotIdx: number[] = [];
   private pendOut = 0;
+  /** Swap-ins not yet handed to vmstat (pswpin, pgpgin, pgmajfault): flush() / background(). */
+  private pendIn = 0;
   private readonly sectorsPerPage: number;
 
   constructor(
@@ -126,13 +128,22 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     return this.state.freePages > 0;
   }
 
+  /** Hands the batched swap counters to vmstat (pswpout, pgpgout; pswpin, pgpgin, pgmajfault). */
   flush(): void {
-    const n = this.pendOut;
-    if (n === 0) return;
-    this.pendOut = 0;
     const port = this.L.port;
-    port.count('pswpout', n);
-    port.count('pgpgout', n * this.sectorsPerPage);
+    const out = this.pendOut;
+    if (out !== 0) {
+      this.pendOut = 0;
+      port.count('pswpout', out);
+      port.count('pgpgout', out * this.sectorsPerPage);
+    }
+    const n = this.pendIn;
+    if (n !== 0) {
+      this.pendIn = 0;
+      port.count('pswpin', n);
+      port.count('pgpgin', n * this.sectorsPerPage);
+      port.count('pgmajfault', n);
+    }
   }
 
   /** shrink_folio_list for one page found by the LRU scan (src/mm/vmscan.ts). */
@@ -269,11 +280,11 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     }
     port.setPageRef(pfn, 1);
     port.setToken(pfn, dev.token[entry]!);
-    port.count('pswpin', 1);
-    port.count('pgpgin', this.sectorsPerPage);
-    port.count('pgmajfault', 1);
+    this.pendIn++;
     // arch_swap_prepare_to_restore (§6.2 step 2)
-    const saved = this.swapTags.loadPageTagsBySwpEntry(entry);
+    const store = this.swapTags.tagsBySwpEntry;
+    if (store.size === 0) return pfn;
+    const saved = store.load(entry);
     if (
       saved !== undefined &&
       L.fixPfnTags &&
@@ -295,7 +306,8 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       return false;
     }
     // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
-    const saved = this.swapTags.loadPageTagsBySwpEntry(entry);
+    const store = this.swapTags.tagsBySwpEntry;
+    const saved = store.size === 0 ? undefined : store.load(entry);
     if (saved !== undefined && !port.testFlag(pfn, PageFlag.MteTagged)) {
       if (L.tags.tagStorageReady(pfn)) {
         L.tags.restore(pfn, saved);
@@ -317,7 +329,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
   freeSwapEntry(entry: number): void {
     const dev = this.state.device;
     if (dev === undefined || dev.count(entry) === 0) return;
-    if (dev.free(entry)) this.swapTags.invalidateTags(entry);
+    if (dev.free(entry) && this.swapTags.tagsBySwpEntry.size > 0) this.swapTags.invalidateTags(entry);
   }
 
   duplicateSwapEntry(entry: number): boolean {
@@ -443,6 +455,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
   background(): void {
     this.reapPending();
     this.vmscan?.kswapd();
+    this.flush();
     this.L.flush();
   }
 
