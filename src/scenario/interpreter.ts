@@ -41,6 +41,12 @@ export interface InterpreterOptions {
   seed: number;
   check: boolean;
   emit: (e: RunEvent) => void;
+  /**
+   * Picks the thread that runs the next atomic step of a `race` (an index into `runnable`, the threads with
+   * work left, in thread order). Default: uniformly at random from the seeded PRNG. `explore` drives it to
+   * enumerate schedules; `race` is the number of the race block in the run (0-based), `step` the step in it.
+   */
+  chooseThread?: (runnable: readonly number[], race: number, step: number) => number;
 }
 
 /** The statements issue #5 brings (swap, migration, compaction, pressure, fork). */
@@ -58,6 +64,8 @@ export class InvariantStop extends Error {
 export class Interpreter implements ExpectContext {
   failures = 0;
   violations = 0;
+  /** Race blocks run so far. */
+  races = 0;
   private logFrom = 0;
   private readonly rng: Rng;
 
@@ -302,6 +310,8 @@ export class Interpreter implements ExpectContext {
   }
 
   private raceSchedule(threads: readonly (readonly ThreadStmt[])[]): void {
+    const raceNo = this.races++;
+    let step = 0;
     const pc = threads.map(() => 0);
     const cur: (KernelOp | null)[] = threads.map(() => null);
     const curStmt: (ThreadStmt | null)[] = threads.map(() => null);
@@ -309,7 +319,13 @@ export class Interpreter implements ExpectContext {
       const runnable: number[] = [];
       for (let t = 0; t < threads.length; t++) if (cur[t] !== null || pc[t]! < threads[t]!.length) runnable.push(t);
       if (runnable.length === 0) break;
-      const t = runnable[this.rng.below(runnable.length)]!;
+      const pick =
+        this.opts.chooseThread !== undefined
+          ? this.opts.chooseThread(runnable, raceNo, step)
+          : this.rng.below(runnable.length);
+      step++;
+      const t = runnable[pick];
+      if (t === undefined) throw new RangeError(`chooseThread picked ${pick} of ${runnable.length} runnable threads`);
       let op = cur[t]!;
       if (op === null) {
         const s = threads[t]![pc[t]!++]!;

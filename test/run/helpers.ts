@@ -6,7 +6,15 @@ import type { Machine } from '../../src/scenario/runtime.js';
 import { FakePort } from '../process/fake_port.js';
 
 /** Runs scenario text on the fake allocator; returns the events and the interpreter. */
-export function runFake(text: string, opts: { check?: boolean; seed?: number; fixMetadataNone?: boolean } = {}) {
+export function runFake(
+  text: string,
+  opts: {
+    check?: boolean;
+    seed?: number;
+    fixMetadataNone?: boolean;
+    chooseThread?: (runnable: readonly number[], race: number, step: number) => number;
+  } = {},
+) {
   const port = new FakePort();
   const log = new KernelLog();
   const L = new ProcessLayer(port, { log, fixMetadataNone: opts.fixMetadataNone ?? true });
@@ -21,6 +29,7 @@ export function runFake(text: string, opts: { check?: boolean; seed?: number; fi
   const it = new Interpreter(machine, L, {
     seed: opts.seed ?? 1,
     check: opts.check ?? true,
+    ...(opts.chooseThread !== undefined ? { chooseThread: opts.chooseThread } : {}),
     emit: (e) => {
       events.push(e);
       if (dbg && e.kind === 'violation') console.log(e.messages);

@@ -89,3 +89,24 @@ describe('fix.metadata_none', () => {
     expect(events[0]).toMatch(/InvariantStop: invariant violated at test\.scn:4:1/);
   });
 });
+
+describe('race schedules chosen from outside (for explore)', () => {
+  const text =
+    'process a\na: mmap x 256K\nrace {\n  thread A {\n    a: touch x\n  }\n  thread B {\n    a: mprotect x prot=rw+mte\n  }\n}\n';
+  test('A first: untagged faults, then mprotect leaves PAGE_METADATA_NONE; nothing reserved', () => {
+    const { port } = runFake(text, { chooseThread: () => 0 });
+    expect(port.get('metadata_reserve_success')).toBe(0);
+  });
+  test('B first: mprotect, then tagged first touch reserves the block', () => {
+    const steps: number[] = [];
+    const { port } = runFake(text, {
+      chooseThread: (runnable, race, step) => {
+        steps.push(race * 1000 + step);
+        return runnable.length - 1;
+      },
+    });
+    expect(port.get('metadata_reserve_success')).toBeGreaterThan(0);
+    expect(steps[0]).toBe(0);
+    expect(steps.length).toBeGreaterThan(4);
+  });
+});
