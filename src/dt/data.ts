@@ -5,10 +5,11 @@
  */
 import type { Marker, MarkerKind } from './tree.js';
 
+/** A marker while the value is built: only its offset still moves (path references are inserted). */
 export interface MutMarker {
   offset: number;
-  kind: MarkerKind;
-  ref: string | undefined;
+  readonly kind: MarkerKind;
+  readonly ref?: string;
 }
 
 export class Data {
@@ -31,7 +32,7 @@ export class Data {
   }
 
   addMarker(kind: MarkerKind, ref?: string): this {
-    this.markers.push({ offset: this.len, kind, ref });
+    this.markers.push(ref === undefined ? { offset: this.len, kind } : { offset: this.len, kind, ref });
     return this;
   }
 
@@ -79,7 +80,7 @@ export class Data {
   merge(other: Data): this {
     const base = this.len;
     this.appendBytes(other.bytes());
-    for (const m of other.markers) this.markers.push({ offset: m.offset + base, kind: m.kind, ref: m.ref });
+    for (const m of other.markers) this.markers.push({ ...m, offset: m.offset + base });
     return this;
   }
 
@@ -109,14 +110,12 @@ export class Data {
     return this.buf.subarray(0, this.len);
   }
 
-  /** A frozen copy for the immutable tree. */
-  freeze(): { value: Uint8Array; markers: Marker[] } {
-    return {
-      value: this.buf.slice(0, this.len),
-      markers: this.markers.map((m) =>
-        m.ref === undefined ? { offset: m.offset, kind: m.kind } : { offset: m.offset, kind: m.kind, ref: m.ref },
-      ),
-    };
+  /**
+   * The value and markers for the immutable tree. No copy is made: the Data must not be changed
+   * afterwards (the live tree is dropped once frozen).
+   */
+  freeze(): { value: Uint8Array; markers: readonly Marker[] } {
+    return { value: this.buf.subarray(0, this.len), markers: this.markers };
   }
 }
 
