@@ -231,10 +231,11 @@ export class PageIsolation {
       this.stats.busy++;
       return isolated;
     }
+    // drain_all_pages(cc.zone): pcp pages of the range become visible as free. Pages freed later by the
+    // migrations land on the isolate lists directly (ISOLATE pages bypass the pcp lists).
     mm.drainAllPages?.();
     let ret = this.allocContigMigrateRange(start, end, gfp, { start, end });
     if (ret === 0) {
-      mm.drainAllPages?.();
       if (!this.testPagesIsolated(start, end)) {
         // Until v5.x this was pr_info_ratelimited("%s: [%lx, %lx) PFNs busy\n"); whether v6.5 still prints it
         // is not confirmed, so the emulator keeps it at debug level (shown only with the debug log).
