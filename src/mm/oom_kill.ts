@@ -221,7 +221,8 @@ export class OomKiller {
   allocPagesMayOom(order: number, gfp: number): boolean {
     if (order > PAGE_ALLOC_COSTLY_ORDER) return false;
     if (gfp & (__GFP_RETRY_MAYFAIL | __GFP_THISNODE)) return false;
-    if (gfpZone(gfp) < ZONE_NORMAL && this.alloc.zones.some((z) => z.populated && z.idx >= ZONE_NORMAL)) return false;
+    // "The OOM killer does not needlessly kill tasks for lowmem" (ac->highest_zoneidx < ZONE_NORMAL).
+    if (gfpZone(gfp) < ZONE_NORMAL) return false;
     if (!(gfp & __GFP_FS)) return false;
     return this.outOfMemory(order, gfp);
   }
