@@ -31,7 +31,7 @@
  *   checkInvariants(): string[]                    SPEC §5 invariant 1 for the allocator's own state
  *   zoneWatermarkOk(zone, order, mark, highestZoneidx, allocFlags)   __zone_watermark_ok (compaction, kswapd)
  *   totalramPages(), globalZoneState(item), globalNodeState(item), nodes[], events (VmEvents), cpu (current)
- * Not modelled: the HIGHATOMIC reserve (reserve/unreserve_highatomic_pageblock), cpusets, node reclaim,
+ * Not modelled: cpusets, node reclaim,
  * page shuffling, deferred struct page init, guard pages, the pcp high auto-tuning of later kernels.
  *   snapshot(): PageAllocatorSnapshot, restore(s)  the whole allocator state, for deterministic replay
  *   arch: ArchHooks                                the series' hooks (§2.3, §2.4), default no-op
@@ -996,6 +996,7 @@ export class PageAllocator {
             continue;
           }
         }
+        if (allocFlags & ALLOC_HIGHATOMIC) this.reserveHighatomicPageblock(i, z);
         return i;
       }
       if (retry) continue;
@@ -1005,6 +1006,44 @@ export class PageAllocator {
       }
       return -1;
     }
+  }
+
+  /**
+   * reserve_highatomic_pageblock(): a high-order atomic allocation reserves its pageblock as MIGRATE_HIGHATOMIC,
+   * up to about 1% of the zone (nothing when 1% is under a pageblock); only mergeable pageblocks are taken.
+   */
+  private reserveHighatomicPageblock(i: number, z: Zone): void {
+    const pbn = this.geometry.pageblockNrPages;
+    const onePercent = Math.floor(z.managedPages / 100);
+    if (onePercent < pbn) return;
+    const maxManaged = Math.ceil(onePercent / pbn) * pbn;
+    if (z.nrReservedHighatomic >= maxManaged) return;
+    const mt = this.memmap.pageblockMigratetypeAt(i);
+    if (!migratetypeIsMergeable(mt)) return;
+    z.nrReservedHighatomic += pbn;
+    this.memmap.setPageblockMigratetypeAt(i, MIGRATE_HIGHATOMIC);
+    this.moveFreepagesBlock(z, i, MIGRATE_HIGHATOMIC);
+  }
+
+  /**
+   * unreserve_highatomic_pageblock(): turn one HIGHATOMIC pageblock with free pages back to the requester's type
+   * (keeping one pageblock per zone unless `force`). True if free pages were moved.
+   */
+  private unreserveHighatomicPageblock(zonelist: Zone[], highest: number, mt: number, force: boolean): boolean {
+    const pbn = this.geometry.pageblockNrPages;
+    for (const z of zonelist) {
+      if (z.idx > highest) continue;
+      if (!force && z.nrReservedHighatomic <= pbn) continue;
+      for (let o = 0; o <= this.geometry.maxOrder; o++) {
+        const i = z.freeHead[o * MIGRATE_TYPES + MIGRATE_HIGHATOMIC] as number;
+        if (i === NIL) continue;
+        if (this.memmap.pageblockMigratetypeAt(i) === MIGRATE_HIGHATOMIC)
+          z.nrReservedHighatomic -= Math.min(pbn, z.nrReservedHighatomic);
+        this.memmap.setPageblockMigratetypeAt(i, mt);
+        if (this.moveFreepagesBlock(z, i, mt)) return true;
+      }
+    }
+    return false;
   }
 
   /** The v1 return_page_to_buddy(): __free_one_page(..., FPI_TO_TAIL) of a page just allocated. */
@@ -1108,9 +1147,10 @@ export class PageAllocator {
       i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
       if (i >= 0) return i;
       if (!drained) {
-        // __alloc_pages_direct_reclaim(): on failure, drain the pcp lists once and retry (pages there are not
-        // counted free, so a low-memory allocation could fail while they hold pages).
+        // __alloc_pages_direct_reclaim(): on failure, give back a spare HIGHATOMIC pageblock, drain the pcp
+        // lists once and retry (pages there are not counted free).
         drained = true;
+        this.unreserveHighatomicPageblock(zonelist, highest, mt, false);
         this.drainAllPages();
         i = this.getPageFromFreelist(gfp, order, allocFlags, highest, mt, zonelist, preferred);
         if (i >= 0) return i;
@@ -1127,6 +1167,8 @@ export class PageAllocator {
       }
       noProgress = progress ? 0 : noProgress + 1;
       if (progress && noProgress === 0 && round < 4 * MAX_RECLAIM_RETRIES) continue;
+      // should_reclaim_retry(): out of retries, the last HIGHATOMIC reserves are given up before the OOM killer.
+      if (this.unreserveHighatomicPageblock(zonelist, highest, mt, true)) continue;
       if (oomRounds < MAX_RECLAIM_RETRIES && this.hooks.outOfMemory?.(order, gfp)) {
         oomRounds++;
         wake();

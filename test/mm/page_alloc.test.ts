@@ -1,6 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import {
   ALLOC_FROM_METADATA,
+  GFP_ATOMIC,
   GFP_HIGHUSER_MOVABLE,
   GFP_DMA,
   GFP_KERNEL,
@@ -16,6 +17,7 @@ import {
 import { PG_buddy } from '../../src/mm/memmap.js';
 import { NR_FREE_CMA_PAGES, NR_FREE_METADATA_PAGES, NR_FREE_PAGES, PGFREE, PGALLOC_DMA } from '../../src/mm/vmstat.js';
 import {
+  MIGRATE_HIGHATOMIC,
   MIGRATE_ISOLATE,
   MIGRATE_METADATA,
   MIGRATE_MOVABLE,
@@ -520,3 +522,29 @@ function formatState(a: ReturnType<typeof makeMachine>['alloc']): string {
     mt: Array.from(a.memmap.pageblockMt),
   });
 }
+
+describe('HIGHATOMIC reserve', () => {
+  test('a high-order atomic allocation in the slow path reserves its pageblock; pressure gives it back', () => {
+    const { alloc, dma, normal } = makeMachine({ dmaMiB: 256, normalMiB: 256 });
+    const held: number[] = [];
+    while (dma.state(NR_FREE_PAGES) > dma.lowWmark() + 64 || normal.state(NR_FREE_PAGES) > normal.lowWmark() + 64) {
+      held.push(alloc.allocPages(0, GFP_KERNEL));
+    }
+    alloc.drainAllPages();
+    const p = alloc.allocPages(2, GFP_ATOMIC);
+    expect(p).toBeGreaterThanOrEqual(0);
+    const z = alloc.zoneForPfn(p)!;
+    expect(z.nrReservedHighatomic).toBe(512);
+    expect(alloc.pageblockMigratetype(p)).toBe(MIGRATE_HIGHATOMIC);
+    // The next high-order atomic request is served from the reserve first.
+    const q = alloc.allocPages(2, GFP_ATOMIC);
+    expect(Math.floor(q / 512)).toBe(Math.floor(p / 512));
+    expect(alloc.checkInvariants(true)).toEqual([]);
+    // Exhausting memory with GFP_KERNEL ends by unreserving (force) before failing.
+    while (alloc.allocPages(0, GFP_KERNEL) >= 0) {
+      /* drain the machine */
+    }
+    expect(z.nrReservedHighatomic).toBe(0);
+    expect(alloc.checkInvariants(true)).toEqual([]);
+  });
+});
