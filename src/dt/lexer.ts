@@ -501,7 +501,10 @@ export class Lexer {
           return { kind: 'op', text: two, pos };
         }
       }
-      // Any other single character.
+      // Any other single character. dtc's lexer returns it as its own token value, a *signed* char: a NUL
+      // or a byte of 0x80 and up becomes token 0 or less, which bison takes as the end of input. So such a
+      // byte outside strings and comments ends the source there (accepted if the tree is complete).
+      if (c === 0 || c >= 0x80) return { kind: 'eof', text: '', pos };
       const cp = t.codePointAt(i)!;
       const one = String.fromCodePoint(cp);
       this.advance(i + one.length);

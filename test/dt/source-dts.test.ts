@@ -39,6 +39,8 @@ const SAME_AS_DTC: Record<string, string> = {
   'overlays: fragments, __fixups__ and __local_fixups__': `${V}/plugin/;\n&ext { a = <&ext &loc>; loc: l { }; };\n&{/path} { b = <&loc>; };\n/ { c = <&{/nowhere}>; };\n`,
   'multiple header lines': `${V}${V}/ { };\n`,
   'a line marker with several flags': `${V}# 1 "x.dts" 1 3 4\n/ { a; };\n`,
+  'a byte of 0x80 or more outside strings ends the input (a negative token is end of input to bison)': `${V}/ { a; };\n\u00e2 anything { at all\n`,
+  'a NUL byte ends the input too': `${V}/ { a; };\n\u0000/ { b; };\n`,
 };
 
 describe('compiles as dtc does', () => {
@@ -59,6 +61,7 @@ describe('rejected as dtc rejects', () => {
     'a reference in an amendment of a missing label (not an overlay)': `${V}/ { };\n&nope { };\n`,
     'label-relative references (not in dtc 1.6.1)': `${V}/ { l: n { m { }; }; a = <&{l/m}>; };\n`,
     'lower-case literal suffixes': `${V}/ { a = <10lu>; };\n`,
+    'a byte of 0x80 or more inside a node (end of input too early)': `${V}/ { a = <1 \u00e2 2>; };\n`,
   };
   test.each(Object.entries(BAD))('%s', (_name, src) => {
     expect(dtc(src)).toBeUndefined();
