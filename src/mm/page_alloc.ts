@@ -166,6 +166,8 @@ export interface PageAllocatorSnapshot {
 }
 
 interface AllocContext {
+  gfp: number;
+  node: number;
   zonelist: Zone[];
   highest: number;
   mt: number;
@@ -221,6 +223,7 @@ export class PageAllocator {
   set pageGroupByMobilityDisabled(v: boolean) {
     this.mobilityDisabled = v;
     this.allocCtx.length = 0;
+    this.lastCtx = undefined;
   }
   readonly thp: boolean;
   totalreservePages = 0;
@@ -237,6 +240,7 @@ export class PageAllocator {
   private readonly sectionZone: Int16Array;
   private readonly nrIsolatePageblock: Int32Array;
   private readonly allocCtx: Map<number, AllocContext>[] = [];
+  private lastCtx: AllocContext | undefined;
   private readonly userMinFree: number | undefined;
 
   constructor(opts: PageAllocatorOptions) {
@@ -288,6 +292,7 @@ export class PageAllocator {
       this.zonelists[n.nodeId] = list;
     }
     this.allocCtx.length = 0;
+    this.lastCtx = undefined;
   }
 
   /**
@@ -305,6 +310,7 @@ export class PageAllocator {
     for (const z of zl) if (z.idx <= top) total += this.earlyManagedEstimate(z);
     this.pageGroupByMobilityDisabled = total < this.geometry.pageblockNrPages * MIGRATE_TYPES;
     this.allocCtx.length = 0;
+    this.lastCtx = undefined;
     return { nrZonelists: this.nodes.length, mobilityGrouping: !this.pageGroupByMobilityDisabled, totalPages: total };
   }
 
@@ -1081,15 +1087,19 @@ export class PageAllocator {
     const meta = this.arch.metadataEnabled;
     // prepare_alloc_pages() + the fast-path alloc flags depend only on (node, gfp, static key): cached, keyed by
     // the gfp (a small integer) per node.
-    let cache = this.allocCtx[node];
-    if (cache === undefined) {
-      cache = new Map<number, AllocContext>();
-      this.allocCtx[node] = cache;
-    }
-    let ctx = cache.get(gfp);
-    if (ctx === undefined || ctx.meta !== meta) {
-      ctx = this.prepareAllocContext(gfp, node, meta);
-      cache.set(gfp, ctx);
+    let ctx = this.lastCtx;
+    if (ctx === undefined || ctx.gfp !== gfp || ctx.node !== node || ctx.meta !== meta) {
+      let cache = this.allocCtx[node];
+      if (cache === undefined) {
+        cache = new Map<number, AllocContext>();
+        this.allocCtx[node] = cache;
+      }
+      ctx = cache.get(gfp);
+      if (ctx === undefined || ctx.meta !== meta) {
+        ctx = this.prepareAllocContext(gfp, node, meta);
+        cache.set(gfp, ctx);
+      }
+      this.lastCtx = ctx;
     }
     if (!ctx.preferred) return -1;
     // reserveMetadata() may allocate (migration targets): keep the outer allocation's count.
@@ -1104,6 +1114,7 @@ export class PageAllocator {
   /** Forget cached allocation contexts (after zones are populated or mobility grouping changes). */
   invalidateAllocContexts(): void {
     this.allocCtx.length = 0;
+    this.lastCtx = undefined;
   }
 
   private prepareAllocContext(gfp: number, node: number, meta: boolean): AllocContext {
@@ -1113,7 +1124,7 @@ export class PageAllocator {
     const preferred = this.preferredZone(zonelist, highest);
     let allocFlags = gfpToAllocFlagsFast(gfp, ALLOC_WMARK_LOW, meta);
     allocFlags |= this.allocFlagsNofragment(preferred, gfp);
-    return { zonelist, highest, mt, preferred, allocFlags, meta };
+    return { gfp, node, zonelist, highest, mt, preferred, allocFlags, meta };
   }
 
   /** __alloc_pages_slowpath(), reduced to the steps the emulator models. */
