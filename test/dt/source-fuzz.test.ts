@@ -3,6 +3,7 @@
  * mutated at random; compiling the result either succeeds or throws our InputError — never another
  * exception, never a hang.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -201,4 +202,28 @@ test('mutated DTS sources give success or InputError, nothing else (≥ 1,000 ca
   // Both outcomes occur: the mutations are neither all harmless nor all fatal.
   expect(errors).toBeGreaterThan(100);
   expect(errors).toBeLessThan(1200);
+});
+
+test('mutated DTS sources (no preprocessing): the same verdict and bytes as dtc (400 cases)', () => {
+  const noCpp = [SMALL[0]!, SMALL[2]!, SMALL[3]!];
+  let accepted = 0;
+  fc.assert(
+    fc.property(fc.nat({ max: 2 }), fc.array(mutation, { minLength: 1, maxLength: 2 }), (pick, muts) => {
+      const text = muts.reduce(apply, noCpp[pick]!);
+      const r = spawnSync('dtc', ['-q', '-I', 'dts', '-O', 'dtb', '-'], { input: Buffer.from(text, 'latin1') });
+      if (r.signal) return; // dtc itself crashed: nothing to compare
+      let ours: Buffer | undefined;
+      try {
+        ours = Buffer.from(writeDtb(compileDts(text, { file: '<stdin>', preprocess: false, readFile: memFile })));
+      } catch (e) {
+        if (!(e instanceof InputError)) throw e;
+      }
+      if (r.status === 0) {
+        accepted++;
+        expect(ours?.toString('hex')).toBe(r.stdout.toString('hex'));
+      } else expect(ours).toBeUndefined();
+    }),
+    { numRuns: 400, seed: 0xd7c, endOnFailure: true },
+  );
+  expect(accepted).toBeGreaterThan(0);
 });
