@@ -192,7 +192,14 @@ export class Vmscan {
     this.alloc.events.count(ALLOCSTALL_DMA + highest);
     if ((gfp & __GFP_IO) === 0) return 0;
     const r = this.shrink(highest, Math.max(SWAP_CLUSTER_MAX, 2 ** order), false, false);
-    if (r.reclaimed > 0) for (const n of this.alloc.nodes) n.kswapdFailures = 0;
+    if (r.reclaimed > 0) {
+      for (const n of this.alloc.nodes) n.kswapdFailures = 0;
+      // __alloc_pages_direct_reclaim: "If an allocation failed after direct reclaim, it could be because pages
+      // are pinned on the per-cpu lists" — drain_all_pages() and retry. The reclaimed pages were freed to the
+      // pcp lists, where the watermark checks do not see them; the allocator's slow path has no drain of its
+      // own, so it is done here whenever reclaim made progress (the kernel drains when the retry fails).
+      this.alloc.drainAllPages();
+    }
     return r.reclaimed;
   }
 

@@ -82,6 +82,38 @@ expect vmstat.oom_kill == 0
     expect(vm(r, 'pageoutrun')).toBeGreaterThan(0);
   });
 
+  test('reclaim of tagged memory saves the tags by swap entry; they come back on swap-in', async () => {
+    const size = FREE + 32;
+    const last = size - 4;
+    const r = await runSmall(`
+config swap=192M
+process t
+t: mmap a ${size}M prot=rw+mte
+t: touch a
+t: settag a 0..4M 3
+t: settag a ${last}M..${size}M 12
+t: mmap b ${FREE - 16}M
+t: touch b
+expect t:a swapped > 0
+t: touch a 0..4M read
+t: touch a ${last}M..${size}M read
+expect t:a tag(0..16) == 3
+expect t:a tag(4194288..4M) == 3
+expect t:a tag(${last}M..${size}M) == 12
+t: access a 0..4M tag=3
+t: access a ${last}M..${size}M tag=12
+expect dmesg !~ "tag check fault"
+`);
+    expect(r.violations).toEqual([]);
+    expect(r.failed).toEqual([]);
+    expect(r.notes).toEqual([]);
+    expect(vm(r, 'pgsteal_anon')).toBeGreaterThan(0);
+    // Pages still in swap keep their tags in tags_by_swp_entry, one buffer per swapped tagged page.
+    const [, swapped] = verifyData(r, 't');
+    expect(r.m.swap.swapTags.tagsBySwpEntry.size).toBeLessThanOrEqual(swapped);
+    expect(r.m.swap.swapTags.tagsBySwpEntry.size).toBeGreaterThan(0);
+  });
+
   test('exit returns every page and every swap slot (MemFree back to where it was)', async () => {
     const before = await runSmall('config swap=64M\n');
     const f0 = freeAll(before);
