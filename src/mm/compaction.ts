@@ -51,6 +51,38 @@ export interface CompactResult {
 
 const COMPACT_CLUSTER_MAX = 32;
 
+/** Runs a step generator to its end and returns its result. */
+function drive<T>(g: Generator<void, T, void>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done === true) return r.value;
+  }
+}
+
+/**
+ * `compact` as a kernel operation in flight: `step()` performs one atomic step (one step of one page's
+ * migration; scanning between migrations is part of the next step) and returns true when done.
+ */
+export class CompactOp {
+  result: CompactResult | undefined;
+  private readonly g: Generator<void, CompactResult, void>;
+
+  constructor(c: Compaction, zones: readonly CompactZone[]) {
+    this.g = c.compactAllSteps(zones);
+  }
+
+  get done(): boolean {
+    return this.result !== undefined;
+  }
+
+  step(): boolean {
+    if (this.result !== undefined) return true;
+    const r = this.g.next();
+    if (r.done === true) this.result = r.value;
+    return this.result !== undefined;
+  }
+}
+
 export class Compaction {
   constructor(
     readonly mm: CompactionMm,
@@ -62,9 +94,14 @@ export class Compaction {
 
   /** compact_node(): compacts every zone. */
   compactAll(zones: readonly CompactZone[], opts: CompactOptions = {}): CompactResult {
+    return drive(this.compactAllSteps(zones, opts));
+  }
+
+  /** compact_node() as a generator that yields after every atomic migration step (for `race` threads). */
+  *compactAllSteps(zones: readonly CompactZone[], opts: CompactOptions = {}): Generator<void, CompactResult, void> {
     const total: CompactResult = { migrated: 0, failed: 0, migrateScanned: 0, freeScanned: 0, isolated: 0 };
     for (const z of zones) {
-      const r = this.compactZone(z, opts);
+      const r = yield* this.compactZoneSteps(z, opts);
       total.migrated += r.migrated;
       total.failed += r.failed;
       total.migrateScanned += r.migrateScanned;
@@ -76,6 +113,11 @@ export class Compaction {
 
   /** compact_zone() with order -1: runs until the migrate and free scanners meet. */
   compactZone(zone: CompactZone, opts: CompactOptions = {}): CompactResult {
+    return drive(this.compactZoneSteps(zone, opts));
+  }
+
+  /** compact_zone() as a generator: yields after every atomic step of every page migration. */
+  *compactZoneSteps(zone: CompactZone, opts: CompactOptions = {}): Generator<void, CompactResult, void> {
     const mm = this.mm;
     const nr = mm.pageblockNrPages;
     const res: CompactResult = { migrated: 0, failed: 0, migrateScanned: 0, freeScanned: 0, isolated: 0 };
@@ -177,7 +219,13 @@ export class Compaction {
       if (list.length > 0) {
         res.isolated += list.length;
         const n = list.length;
-        const ret = this.migrator.migratePagesWith(list, MigrateReason.MR_COMPACTION, dest);
+        const ret = yield* this.migrator.migratePagesSteps(
+          list,
+          MigrateReason.MR_COMPACTION,
+          mm.gfpHighuserMovable,
+          undefined,
+          dest,
+        );
         res.migrated += n - list.length;
         res.failed += list.length;
         if (ret < 0) break;

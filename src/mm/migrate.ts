@@ -328,6 +328,21 @@ export class Migrator {
     avoid?: PfnRange,
     dest?: DestAllocator,
   ): number {
+    const g = this.migratePagesSteps(from, reason, gfp, avoid, dest);
+    for (;;) {
+      const r = g.next();
+      if (r.done === true) return r.value;
+    }
+  }
+
+  /** migratePages as a generator that yields after every atomic migration step (for `race` threads). */
+  *migratePagesSteps(
+    from: number[],
+    reason: MigrateReason,
+    gfp = this.mm.gfpHighuserMovable,
+    avoid?: PfnRange,
+    dest?: DestAllocator,
+  ): Generator<void, number, void> {
     // The caller's list is isolated as a whole before the first folio moves (isolate_migratepages_range).
     let pending: number[] = [];
     const mine: number[] = [];
@@ -342,7 +357,7 @@ export class Migrator {
       for (let i = 0; i < pending.length; i++) {
         const src = pending[i]!;
         const op = new MigrationOp(this, src, reason, gfp, avoid, false, dest, true);
-        while (!op.step());
+        while (!op.step()) yield;
         if (op.rc === 0) continue;
         if (op.rc === EAGAIN) {
           retry.push(src);

@@ -7,7 +7,7 @@
  */
 import { makeRealMachine, type RealMachine } from '../tagres/real.js';
 import { checkInvariants } from '../../src/invariants/check.js';
-import { VM_MTE, VM_READ, VM_WRITE } from '../../src/process/mm.js';
+import { VM_MTE, VM_READ, VM_WRITE, type Vma } from '../../src/process/mm.js';
 import { MigrateReason } from '../../src/mm/migrate.js';
 import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../../src/mm/vmstat.js';
 
@@ -80,5 +80,44 @@ describe('migration vs mprotect(PROT_MTE) (§6.3 races 1 and 3)', () => {
   test('fix.metadata_none off: the destination is mapped tagged without tag storage', () => {
     const { out } = race(true, false);
     expect(out.invariants.join('\n')).toMatch(/is mapped tagged without PG_tag_storage_reserved/);
+  });
+});
+
+describe('compaction vs mprotect(PROT_MTE), step by step', () => {
+  test.each([
+    [true, true, 0],
+    [true, false, 1],
+  ])('fix.pfn_tags=%s fix.metadata_none=%s: violations only with a fix off', (fixPfnTags, fixMetadataNone, bad) => {
+    const m = makeRealMachine({ dataMiB: 64, fixPfnTags, fixMetadataNone });
+    const L = m.layer;
+    const p = L.createProcess('p');
+    const maps: Vma[] = [];
+    for (let i = 0; i < 8; i++) {
+      const v = L.mmap(p, `m${i}`, 1 * MiB, RW, false, false)!;
+      L.touch(p, v.start, v.end, true);
+      maps.push(v);
+    }
+    for (let i = 0; i < 8; i += 2) L.munmap(p, maps[i]!.start, maps[i]!.end);
+    const keep = maps.filter((_, i) => i % 2 === 1);
+    const tokens = keep.map((v) => Array.from(v.pfn).map((pfn) => L.contentOf(pfn)));
+    const op = m.reuse.compactOp();
+    let steps = 0;
+    // Thread 0 compacts; thread 1's mprotect(PROT_MTE) lands while pages are under migration.
+    while (steps < 40 && !op.step()) steps++;
+    for (const v of keep) L.mprotect(p, v.start, v.end, RW | VM_MTE);
+    while (!op.step()) steps++;
+    expect(op.result!.migrated).toBeGreaterThan(0);
+    // Then thread 1 touches and tags everything.
+    for (const v of keep) {
+      expect(L.touch(p, v.start, v.end, false).result).toBe(0);
+      L.settag(p, v.start, v.start + 16, 6);
+    }
+    keep.forEach((v, k) => {
+      expect(Array.from(v.pfn).map((pfn) => L.contentOf(pfn))).toEqual(tokens[k]);
+      expect(L.tagAt(p, v.start)).toBe(6);
+    });
+    const inv = checkInvariants(L);
+    if (bad === 0) expect(inv).toEqual([]);
+    else expect(inv.join('\n')).toMatch(/mapped tagged without PG_tag_storage_reserved/);
   });
 });

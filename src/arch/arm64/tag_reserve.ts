@@ -13,7 +13,7 @@
  * this file only adds the allocation-time protocol and installs it as the allocator's arch hook (§2.4).
  */
 import type { KernelLog } from '../../sim/log.js';
-import { Compaction, type CompactResult, type CompactZone } from '../../mm/compaction.js';
+import { CompactOp, Compaction, type CompactResult, type CompactZone } from '../../mm/compaction.js';
 import {
   GFP_HIGHUSER_MOVABLE,
   GFP_KERNEL,
@@ -516,11 +516,19 @@ export class TagStorageReuse {
     };
   }
 
+  /** `compact` in a race thread: compact_node() for every populated zone, one atomic step at a time. */
+  compactOp(): CompactOp {
+    return new CompactOp(this.compaction, this.populatedZones());
+  }
+
   /** `compact`: compact_node() for every populated zone. */
   compactAll(): CompactResult {
-    const zones: CompactZone[] = this.alloc.zones
+    return this.compaction.compactAll(this.populatedZones());
+  }
+
+  private populatedZones(): CompactZone[] {
+    return this.alloc.zones
       .filter((z) => z.populated)
       .map((z) => ({ name: ZONE_NAMES[z.idx] ?? String(z.idx), startPfn: z.zoneStartPfn, endPfn: z.zoneEndPfn }));
-    return this.compaction.compactAll(zones);
   }
 }
