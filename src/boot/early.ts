@@ -19,6 +19,7 @@ import type { KernelLog } from '../sim/log.js';
 import type { Platform } from '../platform/platform.js';
 import { memparse, type KernelCmdline } from './cmdline.js';
 import { layoutKernelImage, placeKernelImage, type KernelImage } from './kernel_image.js';
+import { pagingInit, type PagingInit } from './paging.js';
 import { ZONE_MOVABLE, ZONE_NAMES, arm64ZoneLimits, computeZones, memPfnRanges, type ZoneLayout } from './zones.js';
 
 /** CONFIG_ARM64_PA_BITS = 48 (defconfig): memory above 2^48 is removed. */
@@ -70,6 +71,8 @@ export interface EarlyBootInput {
 
 export interface EarlyBootState {
   readonly image: KernelImage;
+  /** The linear map's page tables (paging_init). */
+  readonly paging: PagingInit;
   readonly reservedMem: readonly ReservedMem[];
   /** CMA areas declared by reusable shared-dma-pool regions, activated at core_initcall. */
   readonly cmaAreas: readonly CmaArea[];
@@ -345,6 +348,9 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
     });
   }
 
+  // paging_init(): the linear map's page tables, and the early init_pg_dir given back.
+  const paging = pagingInit(mb, image, memstart, inp.pageShift);
+
   // bootmem_init(): max_pfn = max_low_pfn = PFN_DOWN(memblock_end_of_DRAM()); min_low_pfn = PFN_UP(start)
   const maxPfn = Math.floor(mb.endOfDram() / ps);
   const minLowPfn = Math.ceil(mb.startOfDram() / ps);
@@ -399,7 +405,7 @@ export function earlyBoot(inp: EarlyBootInput): EarlyBootState {
     if (area) cmaAreas.push(area);
   }
 
-  return { image, reservedMem, cmaAreas, memmapAllocs, presentSections, zones, maxPfn, minLowPfn };
+  return { image, paging, reservedMem, cmaAreas, memmapAllocs, presentSections, zones, maxPfn, minLowPfn };
 }
 
 /** __reserved_mem_alloc_size() for a dynamic region (`size`, `alignment`, `alloc-ranges`). */

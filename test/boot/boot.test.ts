@@ -97,11 +97,17 @@ describe('bundled FVP platform (acceptance 1)', () => {
     expect(m.physKb).toBe((2 * 0x7c000000 + TAG_BYTES) / 1024);
     // reserved = kernel image from _stext + memreserve + memmap (32 sections × 2 MiB) + tag storage
     //   + swiotlb (64 MiB buffer, 768 KiB of slots, one page holding its 8 areas)
+    //   + linear-map page tables (2046 2 MiB spans with memory, less 8 wholly inside the kernel text, 4 PMD, 1 PUD)
+    //   - init_pg_dir given back (the last 4 pages of the image)
     const swiotlbKb = 64 * 1024 + 768 + 4;
-    expect(m.reservedKb).toBe((32 * 1024 * 1024 - 0x10000 + 0x10000 + 64 * 1024 * 1024 + TAG_BYTES) / 1024 + swiotlbKb);
+    const pageTablesKb = (2046 - 8 + 4 + 1) * 4;
+    expect(sys.early.paging.tablePages).toEqual([2038, 4, 1]);
+    expect(m.reservedKb).toBe(
+      (32 * 1024 * 1024 - 0x10000 + 0x10000 + 64 * 1024 * 1024 + TAG_BYTES) / 1024 + swiotlbKb + pageTablesKb - 16,
+    );
     expect(m.availableKb + m.reservedKb).toBe(m.physKb);
     expect(dmesg).toMatch(
-      /Memory: 3898620K\/4190208K available \(12288K kernel code, 3072K rwdata, 7152K rodata, 5120K init, 5040K bss, 291588K reserved, 0K cma-reserved\)/,
+      /Memory: 3890464K\/4190208K available \(12288K kernel code, 3072K rwdata, 7152K rodata, 5120K init, 5040K bss, 299744K reserved, 0K cma-reserved\)/,
     );
   });
 
