@@ -242,3 +242,15 @@ describe('tags_by_pfn on free', () => {
     expect(m.log.all().filter((r) => r.level === 'warning')).toEqual([]);
   });
 });
+
+describe('blocksFor', () => {
+  test('matches what a reservation pins, including v1 over-reservation at B = 2', () => {
+    const m = machine(2);
+    const p = m.allocPages(9, TAGGED);
+    const f = m.reserve.blocksFor(p, 9)!;
+    expect(f.blocks).toHaveLength(16);
+    expect(f.count).toBe(64);
+    expect([...m.ts.reservedBlocks].sort((a, b) => a - b)).toEqual(f.blocks);
+    expect(m.reserve.blocksFor(m.region.tag.start, 0)).toBeUndefined();
+  });
+});

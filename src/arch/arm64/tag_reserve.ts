@@ -133,6 +133,22 @@ export class TagReserve {
     return found.block;
   }
 
+  /**
+   * The blocks a reservation of (pfn, order) pins and what it adds to each: v1's `[start, start +
+   * order_to_num_blocks(order) * B)` with `min(1 << order, 32 * B)` per block (§2.2, §2.3). With B > 1 and
+   * order >= 6 this covers B times more tag pages than the allocation needs (v1's over-reservation), so an
+   * invariant counting one block per tagged page must use this instead. Undefined outside every region.
+   */
+  blocksFor(pfn: number, order: number): { blocks: number[]; count: number } | undefined {
+    const start = this.findBlock(pfn);
+    if (start < 0) return undefined;
+    const r = this.region!;
+    const blocks: number[] = [];
+    const end = start + orderToNumBlocks(order) * r.blockSizePages;
+    for (let b = start; b < end; b += r.blockSizePages) blocks.push(b);
+    return { blocks, count: blockRefCount(order, r) };
+  }
+
   private blockRefAdd(block: number, n: number): number {
     const c = this.mm.pageRef(block) + n;
     this.mm.setPageRef(block, c);
