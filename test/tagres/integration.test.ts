@@ -236,3 +236,21 @@ describe('migrate VMA to=TARGET (#5 acceptance 1)', () => {
     clean(m);
   });
 });
+
+describe('mprotect(PROT_MTE) defers reservation to the access (#4 acceptance 2)', () => {
+  test('nothing is reserved by mprotect; touching 1 MiB reserves 8 blocks', () => {
+    const m = makeRealMachine({ dataMiB: 256 });
+    const p = m.layer.createProcess('p');
+    const v = m.layer.mmap(p, 'buf', 64 * MiB, RW, false, false)!;
+    m.layer.touch(p, v.start, v.end, true);
+    m.layer.mprotect(p, v.start, v.end, RW | VM_MTE);
+    expect(m.ts.reservedBlocks.size).toBe(0);
+    expect(m.ev('metadata_reserve_success')).toBe(0);
+    expect(m.layer.touch(p, v.start, v.start + MiB, false).result).toBe(FaultResult.Ok);
+    // 256 pages: 8 tag pages when they are 32-aligned and contiguous, a few more otherwise.
+    expect(m.ts.reservedBlocks.size).toBeGreaterThanOrEqual(8);
+    expect(m.ts.reservedBlocks.size).toBeLessThanOrEqual(10);
+    expect(m.ev('metadata_reserve_success')).toBe(m.ts.reservedBlocks.size);
+    clean(m);
+  });
+});
