@@ -383,8 +383,15 @@ export class Migrator {
 
   private countFailed(failed: number[]): void {
     let n = 0;
-    for (const p of failed) n += 1 << this.rmap.folioOrder(p);
+    let thp = 0;
+    for (const p of failed) {
+      const o = this.rmap.folioOrder(p);
+      n += 1 << o;
+      if (o > 0) thp++;
+    }
     if (n > 0) this.mm.count('pgmigrate_fail', n);
+    // The only large folios modelled are THPs (v6.5 counts THP_MIGRATION_* per THP folio).
+    if (thp > 0) this.mm.count('thp_migration_fail', thp);
   }
 }
 
@@ -473,6 +480,7 @@ export class MigrationOp {
       case MigrateStep.FreeSource:
         m.mm.freePages(this.src, this.order);
         m.mm.count('pgmigrate_success', 1 << this.order);
+        if (this.order > 0) m.mm.count('thp_migration_success', 1);
         this.next = MigrateStep.Done;
         this.release();
         return true;
@@ -490,7 +498,10 @@ export class MigrationOp {
     this.rc = rc;
     this.next = MigrateStep.Done;
     this.release();
-    if (this.countFail) this.m.mm.count('pgmigrate_fail', 1 << this.order);
+    if (this.countFail) {
+      this.m.mm.count('pgmigrate_fail', 1 << this.order);
+      if (this.order > 0) this.m.mm.count('thp_migration_fail', 1);
+    }
     return true;
   }
 }

@@ -163,6 +163,7 @@ describe('folios and METADATA_NONE (§3.5 P11, §5.3)', () => {
     expect(r.rc).toBe(0);
     expect(r.dst % 512).toBe(0);
     expect(m.ev('pgmigrate_success')).toBe(512);
+    expect(m.ev('thp_migration_success')).toBe(1);
     expect(m.token[r.dst + 511]).toBe(900 + src + 511);
     expect(m.tagStore.getTag(r.dst + 511, 0)).toBe(4);
     // Source blocks released, destination blocks reserved: still 16 in all.
