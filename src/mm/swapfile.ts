@@ -11,7 +11,8 @@
  * - The device is a synchronous block device (SWP_SYNCHRONOUS_IO and non-rotational, like /dev/pmem0), so
  *   writes complete at once and do_swap_page bypasses the swap cache for an entry whose swap count is 1
  *   (v6.5 mm/memory.c). What the device stores is the page's data token (the model's stand-in for the
- *   page contents), one Uint32 per slot; the swap count per slot is a Uint8 (swap_map).
+ *   page contents), one Uint32 per slot; the swap count per slot is a Uint8 (swap_map). Both live in chunks of
+ *   65536 slots allocated on first use, so an area of any size costs host memory only for the slots in use.
  * - Slot allocation is scan_swap_map_slots reduced to a scan from a cursor that never passes a free slot (a
  *   freed slot below it pulls it back), so the lowest free slot is used first; no clusters. Deterministic.
  *
@@ -25,15 +26,19 @@ import type { KernelLog } from '../sim/log.js';
 /** SWAP_MAP_MAX (0x3e): the largest count swap_map holds without continuation pages. */
 export const SWAP_MAP_MAX = 0x3e;
 
+const CHUNK_SHIFT = 16;
+const CHUNK = 1 << CHUNK_SHIFT;
+const EMPTY_MAP = new Uint8Array(CHUNK);
+
 export class SwapDevice {
   /** swap_info_struct->max: pages of the area including the header page. */
   readonly max: number;
   /** swap_info_struct->pages: usable slots (max - 1). */
   readonly pages: number;
-  /** swap_map[]: references (swap PTEs, swap cache) per slot; 0 = free. */
-  readonly swapMap: Uint8Array;
-  /** The data token written to each slot (the page contents as the model sees them). */
-  readonly token: Uint32Array;
+  /** swap_map[] in chunks: references (swap PTEs) per slot; 0 = free. A missing chunk is all free. */
+  private readonly mapChunks: (Uint8Array | undefined)[];
+  /** The data token written to each slot (the page contents as the model sees them), in chunks. */
+  private readonly tokenChunks: (Uint32Array | undefined)[];
   /** swap_info_struct->inuse_pages. */
   inusePages = 0;
   readonly prio = -2;
@@ -48,9 +53,32 @@ export class SwapDevice {
     this.max = Math.floor(bytes / pageSize);
     if (this.max < 2) throw new RangeError(`swap area of ${bytes} bytes is smaller than two pages`);
     this.pages = this.max - 1;
-    this.swapMap = new Uint8Array(this.max);
-    this.token = new Uint32Array(this.max);
+    const chunks = Math.ceil(this.max / CHUNK);
+    this.mapChunks = new Array<Uint8Array | undefined>(chunks);
+    this.tokenChunks = new Array<Uint32Array | undefined>(chunks);
     this.name = name;
+  }
+
+  private mapChunk(off: number): Uint8Array {
+    const c = off >>> CHUNK_SHIFT;
+    let m = this.mapChunks[c];
+    if (m === undefined) {
+      m = new Uint8Array(CHUNK);
+      this.mapChunks[c] = m;
+      this.tokenChunks[c] = new Uint32Array(CHUNK);
+    }
+    return m;
+  }
+
+  /** The data token stored in slot `off` (0 for a free slot). */
+  tokenOf(off: number): number {
+    return this.tokenChunks[off >>> CHUNK_SHIFT]?.[off & (CHUNK - 1)] ?? 0;
+  }
+
+  /** swap_writepage: the page's data token goes to slot `off` (which must be in use). */
+  setToken(off: number, token: number): void {
+    this.mapChunk(off);
+    this.tokenChunks[off >>> CHUNK_SHIFT]![off & (CHUNK - 1)] = token;
   }
 
   /** nr_swap_pages contribution: free slots. */
@@ -70,13 +98,13 @@ export class SwapDevice {
    */
   getSwapPage(count = 1): number {
     if (this.inusePages >= this.pages) return 0;
-    const map = this.swapMap;
     const max = this.max;
     let off = this.cursor;
     for (let n = 0; n < max; n++) {
       if (off >= max) off = 1;
-      if (map[off] === 0) {
-        map[off] = count;
+      const m = this.mapChunks[off >>> CHUNK_SHIFT] ?? EMPTY_MAP;
+      if (m[off & (CHUNK - 1)] === 0) {
+        this.mapChunk(off)[off & (CHUNK - 1)] = count;
         this.inusePages++;
         this.cursor = off + 1;
         return off;
@@ -88,14 +116,15 @@ export class SwapDevice {
 
   /** __swap_count(entry). */
   count(off: number): number {
-    return this.swapMap[off] ?? 0;
+    if (off <= 0 || off >= this.max) return 0;
+    return this.mapChunks[off >>> CHUNK_SHIFT]?.[off & (CHUNK - 1)] ?? 0;
   }
 
   /** swap_duplicate(entry): one more reference (fork copying a swap PTE). Returns false when the count is full. */
   duplicate(off: number): boolean {
-    const c = this.swapMap[off]!;
+    const c = this.count(off);
     if (c === 0 || c >= SWAP_MAP_MAX) return false;
-    this.swapMap[off] = c + 1;
+    this.mapChunk(off)[off & (CHUNK - 1)] = c + 1;
     return true;
   }
 
@@ -104,11 +133,11 @@ export class SwapDevice {
    * (the caller then runs arch_swap_invalidate_page).
    */
   free(off: number): boolean {
-    const c = this.swapMap[off]!;
+    const c = this.count(off);
     if (c === 0) throw new RangeError(`swap_free of free swap entry ${off}`);
-    this.swapMap[off] = c - 1;
+    this.mapChunk(off)[off & (CHUNK - 1)] = c - 1;
     if (c > 1) return false;
-    this.token[off] = 0;
+    this.tokenChunks[off >>> CHUNK_SHIFT]![off & (CHUNK - 1)] = 0;
     this.inusePages--;
     if (off < this.cursor) this.cursor = off;
     return true;

@@ -200,7 +200,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       const parked = byPfn.get(pfn);
       if (parked !== undefined) this.swapTags.tagsBySwpEntry.store(entry, parked);
     }
-    dev.token[entry] = port.getToken(pfn);
+    dev.setToken(entry, port.getToken(pfn));
     if (n === 1) {
       v0.pte[i0] = PTE_SWAP;
       v0.pfn[i0] = entry;
@@ -279,7 +279,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       return -2;
     }
     port.setPageRef(pfn, 1);
-    port.setToken(pfn, dev.token[entry]!);
+    port.setToken(pfn, dev.tokenOf(entry));
     this.pendIn++;
     // arch_swap_prepare_to_restore (§6.2 step 2)
     const store = this.swapTags.tagsBySwpEntry;

@@ -38,7 +38,7 @@ function verifyData(r: ScenarioRun, proc: string): [number, number] {
       const f = v.pte[i]!;
       if ((f & PTE_SWAP) !== 0) {
         swapped++;
-        expect(dev.token[v.pfn[i]!]).toBe(v.token[i]);
+        expect(dev.tokenOf(v.pfn[i]!)).toBe(v.token[i]);
       } else if ((f & PTE_PRESENT_MASK) !== 0) {
         present++;
         expect(L.contentOf(v.pfn[i]!)).toBe(v.token[i]);

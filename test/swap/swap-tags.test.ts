@@ -153,6 +153,18 @@ describe('swap device', () => {
     expect(() => d.free(0)).toThrow(RangeError);
   });
 
+  test('an area of any size costs host memory only for the slots in use', async () => {
+    const { SwapDevice } = await import('../../src/mm/swapfile.js');
+    const d = new SwapDevice(2 ** 48, 4096);
+    expect(d.pages).toBe(2 ** 36 - 1);
+    const e = d.getSwapPage();
+    d.setToken(e, 77);
+    expect(d.tokenOf(e)).toBe(77);
+    expect(d.count(2 ** 36 - 2)).toBe(0);
+    expect(d.free(e)).toBe(true);
+    expect(d.tokenOf(e)).toBe(0);
+  });
+
   test('gfp masks print as the kernel prints them (%#x(%pGg))', async () => {
     const { formatGfp, kernelGfp } = await import('../../src/mm/oom_kill.js');
     const g = await import('../../src/mm/gfp.js');
