@@ -27,6 +27,7 @@ import {
   PTE_YOUNG,
   pteMetadataNone,
 } from './pte.js';
+import { reserveOnMprotectMte } from './migrate_mprotect.js';
 import type { MigrationHooks } from './rmap.js';
 import { Rmap } from './rmap.js';
 import type { SwapHooks } from './swap.js';
@@ -550,6 +551,9 @@ export class ProcessLayer {
           continue;
         }
         const nf = this.changedBits(v, f, pfn);
+        // fix.metadata_none off: reserve tag storage at mprotect time (src/process/migrate_mprotect.ts).
+        if (gainsMte && !this.fixMetadataNone && port.metadataEnabled() && (nf & PTE_VALID) !== 0)
+          reserveOnMprotectMte(this, pfn);
         if ((nf & PTE_VALID) !== 0) this.setPteAt(v, i, pfn, nf);
         else pte[i] = nf;
       }

@@ -19,6 +19,7 @@ import { PTE_PRESENT_MASK, PTE_SWAP } from '../process/pte.js';
 import type { ByteRange, ExpectStmt, Prot, ProcStmt, Scenario, ShowStmt, Stmt, ThreadStmt } from './ast.js';
 import { evaluateExpect, formatExpectFailure, type ExpectContext, type QueryRange } from './expr.js';
 import { AtomicOp, Rng, TouchOp, type KernelOp, type Machine } from './runtime.js';
+import { CompactStepOp, MigrateVmaOp, needSupport, resolveTarget, runCompact, runMigrate } from './migrate_ops.js';
 import { formatSize } from './sizes.js';
 
 export interface ExpectRecord {
@@ -51,9 +52,7 @@ export interface InterpreterOptions {
 
 /** The statements issue #5 brings (swap, migration, compaction, pressure, fork). */
 const NOT_MODELLED: Partial<Record<string, string>> = {
-  migrate: 'migrate (move_pages) is not modelled yet',
   fork: 'fork (copy-on-write of anonymous memory) is not modelled yet',
-  compact: 'compact is not modelled yet',
 };
 
 /** Thrown to stop the run after an invariant violation under --check. */
@@ -116,7 +115,9 @@ export class Interpreter implements ExpectContext {
         this.expect(s);
         break;
       case 'compact':
-        throw new InputError(NOT_MODELLED[s.kind]!, s.pos);
+        // compact_nodes() (src/scenario/migrate_ops.ts)
+        runCompact(this.layer, needSupport(this.machine.migration, 'compact', s.pos));
+        break;
       case 'pressure':
         this.pressure(s.size.value, s.pos);
         break;
@@ -221,6 +222,12 @@ export class Interpreter implements ExpectContext {
       case 'exit':
         L.exit(p);
         return ok;
+      case 'migrate': {
+        // move_pages of the range's resident pages (src/scenario/migrate_ops.ts)
+        const [a, b] = this.span(p, s.vma, s.range);
+        runMigrate(L, needSupport(this.machine.migration, 'migrate', s.pos), p, a, b, s.target);
+        return ok;
+      }
       case 'pageout': {
         // MADV_PAGEOUT (src/process/swap.ts); without a swap area nothing can be paged out.
         const sw = this.swapSys();
@@ -237,7 +244,13 @@ export class Interpreter implements ExpectContext {
   /** The same statements as KernelOps for `race`. */
   private opFor(s: ThreadStmt): KernelOp {
     const L = this.layer;
-    if (s.kind === 'compact') throw new InputError(NOT_MODELLED[s.kind]!, s.pos);
+    if (s.kind === 'compact') return new CompactStepOp(L, needSupport(this.machine.migration, 'compact', s.pos));
+    if (s.kind === 'migrate') {
+      const p = this.proc(s);
+      const [a, b] = this.span(p, s.vma, s.range);
+      const ms = needSupport(this.machine.migration, 'migrate', s.pos);
+      return new MigrateVmaOp(L, ms, p, a, b, resolveTarget(s.target, ms));
+    }
     if (s.kind === 'pressure') {
       const bytes = s.size.value;
       const pos = s.pos;

@@ -8,6 +8,7 @@ import type { ProcessLayer } from '../process/layer.js';
 import { FaultCtx, FaultResult, faultStep } from '../process/fault.js';
 import type { Mm, Process, Vma } from '../process/mm.js';
 import type { CounterFile, ShowFile, ZoneName } from './ast.js';
+import type { MigrationSupport } from './migrate_ops.js';
 
 /** The booted machine, as the interpreter sees it (built by src/commands/run.ts from the boot result). */
 export interface Machine {
@@ -17,6 +18,8 @@ export interface Machine {
   procText(file: ShowFile): string | undefined;
   /** A counter as /proc prints it (see ExpectContext.counter). */
   counter(file: CounterFile, name: string, zone?: ZoneName, order?: number): number | undefined;
+  /** Migration targets and compaction (`migrate`, `compact`; src/scenario/migrate_ops.ts); absent on a fake. */
+  readonly migration?: MigrationSupport;
 }
 
 /** A kernel operation in flight: `step()` performs one atomic step and returns true when finished. */

@@ -59,12 +59,13 @@ export function partsFromBoot(sys: BootedSystem, fixPfnTags: boolean): BootedPar
     tagStorage: sys.tagStorage,
     meminfoExtras: { vmallocTotalKb: sys.vmallocTotalKb },
     iomem: () => formatIomem(sys.iomem),
+    tree: sys.ctx.tree,
     wire: (layer: ProcessLayer) => {
       layer.fixPfnTags = fixPfnTags;
       const reuse = new TagStorageReuse(alloc, sys.tagStorage, log);
       if (sys.tagStorage.metadataEnabled) reuse.install();
       reuse.attachProcessLayer(layer);
-      return { tagReserve: reuse.reserve, migrator: reuse.migrator };
+      return { tagReserve: reuse.reserve, migrator: reuse.migrator, reuse };
     },
   };
 }

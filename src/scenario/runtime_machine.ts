@@ -4,7 +4,8 @@
  * over MachinePort. Also the place where migration is hooked into the METADATA_NONE fault path.
  */
 import type { TagStorage } from '../arch/arm64/mte_tag_storage.js';
-import type { TagReserve } from '../arch/arm64/tag_reserve.js';
+import type { TagReserve, TagStorageReuse } from '../arch/arm64/tag_reserve.js';
+import type { DtTree } from '../dt/tree.js';
 import { meminfoMap, meminfoLines, type MeminfoExtras } from '../mm/meminfo.js';
 import { MigrateReason, type Migrator } from '../mm/migrate.js';
 import type { PageAllocator } from '../mm/page_alloc.js';
@@ -18,6 +19,7 @@ import { MachinePort } from '../process/port_mm.js';
 import { installSwap } from '../process/swap.js';
 import type { KernelLog } from '../sim/log.js';
 import type { CounterFile, ShowFile, ZoneName } from './ast.js';
+import type { MigrationSupport } from './migrate_ops.js';
 import type { Machine } from './runtime.js';
 
 /** The parts of a booted kernel the run needs. */
@@ -30,7 +32,9 @@ export interface BootedParts {
    * Wires tag storage reservation and migration once the process layer exists (they need its rmap and tag
    * store): creates isolation / Migrator / TagReserve, installs the allocator's arch hooks, and returns them.
    */
-  wire?: (layer: ProcessLayer) => { tagReserve?: TagReserve; migrator?: Migrator };
+  wire?: (layer: ProcessLayer) => { tagReserve?: TagReserve; migrator?: Migrator; reuse?: TagStorageReuse };
+  /** The booted device tree (migration targets by DT label or path). */
+  tree?: DtTree;
   meminfoExtras?: MeminfoExtras;
   /** /proc/iomem text, when the boot code can build it. */
   iomem?: () => string;
@@ -44,6 +48,8 @@ export interface SessionFixes {
 export class BootedMachine implements Machine {
   readonly log: KernelLog;
   readonly pageSize: number;
+  /** `migrate` / `compact` support (src/scenario/migrate_ops.ts), set by buildRuntime when wired. */
+  migration?: MigrationSupport;
   constructor(readonly parts: BootedParts) {
     this.log = parts.log;
     this.pageSize = parts.alloc.geometry.pageSize;
@@ -126,5 +132,14 @@ export function buildRuntime(parts: BootedParts, fixes: SessionFixes): { machine
   // Swap, reclaim and the OOM killer (src/process/swap.ts): layer.swap, the allocator's slow-path hooks, and
   // SwapTotal/SwapFree in meminfo.
   installSwap(layer, parts.log, parts.alloc, (parts.meminfoExtras ??= {}));
-  return { machine: new BootedMachine(parts), layer };
+  const machine = new BootedMachine(parts);
+  if (wired.reuse !== undefined) {
+    machine.migration = {
+      reuse: wired.reuse,
+      alloc: parts.alloc,
+      ...(parts.tree !== undefined ? { tree: parts.tree } : {}),
+      ...(parts.tagStorage !== undefined ? { tagStorage: parts.tagStorage } : {}),
+    };
+  }
+  return { machine, layer };
 }

@@ -1,0 +1,308 @@
+/**
+ * The scenario statements `NAME: migrate VMA [RANGE] to=TARGET` and `compact` (SPEC §4 Migration, §6).
+ *
+ * `migrate` is move_pages(2) for the resident pages of a range (MR_SYSCALL): every page that is mapped and
+ * not already where it is sent is migrated with H8's Migrator (src/mm/migrate.ts) to a page allocated in the
+ * target, through H7's rmap (try_to_migrate / remove_migration_ptes). The target is resolved against the
+ * booted platform: a zone name (DMA, DMA32, Normal, Movable), a node `nodeN`, or a device-tree node given by
+ * path or label that is either a memory node (its banks) or an `arm,mte-tag-storage` node (its tag storage
+ * pages, which are METADATA memory: untagged data may be placed there, kernel-facts §3.2). A tagged source
+ * gets a destination allocated with __GFP_TAGGED, so its tag storage is reserved (§3.5 P11); copy_highpage
+ * applies the pfn-keyed store rules of §6.2. Counters: pgmigrate_success / pgmigrate_fail.
+ *
+ * `compact` is compact_nodes() (/proc/sys/vm/compact_memory): H8's compaction of every populated zone, with
+ * the METADATA rules of §3.5; counters compact_migrate_scanned, compact_free_scanned, compact_isolated.
+ *
+ * Both run at once as statements and one atomic step at a time as `race` thread statements: a migration is
+ * split into alloc-dest, unmap, copy, remap and free-source steps (MigrationOp), so a scheduler can put an
+ * mprotect(PROT_MTE) or an access between them (the cover letter's races, §6.3). Between the steps the pages
+ * a migration holds but has not mapped (the destination until remap, the source from remap until it is
+ * freed) are registered with the process layer as in flight, so `--check` can run between the steps.
+ */
+import type { TagStorage } from '../arch/arm64/mte_tag_storage.js';
+import type { TagStorageReuse } from '../arch/arm64/tag_reserve.js';
+import { DtIndex, getProp, propRegs, propStrings, type DtTree } from '../dt/tree.js';
+import { InputError, type SrcPos } from '../errors.js';
+import { MigrateReason, MigrateStep, type DestAllocator, type MigrationOp } from '../mm/migrate.js';
+import type { PageAllocator } from '../mm/page_alloc.js';
+import { FaultResult } from '../process/fault.js';
+import type { ProcessLayer } from '../process/layer.js';
+import type { Process } from '../process/mm.js';
+import { PTE_PRESENT_MASK } from '../process/pte.js';
+import type { MigrateTarget } from './ast.js';
+import type { KernelOp } from './runtime.js';
+
+/** What `migrate` and `compact` need from the booted kernel (set on the Machine by runtime_machine.ts). */
+export interface MigrationSupport {
+  readonly reuse: Pick<TagStorageReuse, 'targetAllocator' | 'compactOp' | 'compactAll'> & {
+    readonly migrator: TagStorageReuse['migrator'];
+  };
+  readonly alloc: PageAllocator;
+  /** The booted device tree (labels and paths of memory and tag storage nodes). */
+  readonly tree?: DtTree;
+  readonly tagStorage?: TagStorage;
+}
+
+/** A resolved `to=TARGET`: pages must come from these pfn ranges (all of them if none), zone and node. */
+export interface ResolvedTarget {
+  readonly zoneIdx?: number;
+  readonly nid?: number;
+  /** [start, end) pfn ranges (a DT node's banks or tag storage); empty: anywhere in zone/node. */
+  readonly ranges: readonly (readonly [number, number])[];
+}
+
+const indexCache = new WeakMap<DtTree, DtIndex>();
+
+function dtIndex(tree: DtTree): DtIndex {
+  let ix = indexCache.get(tree);
+  if (ix === undefined) {
+    ix = new DtIndex(tree);
+    indexCache.set(tree, ix);
+  }
+  return ix;
+}
+
+/** Resolves a migration target against the booted platform; an InputError at the target for a bad one. */
+export function resolveTarget(t: MigrateTarget, s: MigrationSupport): ResolvedTarget {
+  const zones = s.alloc.zones;
+  switch (t.kind) {
+    case 'zone': {
+      const z = zones.find((x) => x.name === t.zone && x.populated);
+      if (z === undefined) {
+        const have = [...new Set(zones.filter((x) => x.populated).map((x) => x.name))].join(', ');
+        throw new InputError(`zone ${t.zone} is empty on this platform (populated: ${have})`, t.pos);
+      }
+      return { zoneIdx: z.idx, ranges: [] };
+    }
+    case 'node': {
+      if (!zones.some((x) => x.nid === t.node && x.populated)) {
+        const have = [...new Set(zones.filter((x) => x.populated).map((x) => `node${x.nid}`))].join(', ');
+        throw new InputError(`no memory on node${t.node} (online: ${have})`, t.pos);
+      }
+      return { nid: t.node, ranges: [] };
+    }
+    case 'dtPath':
+    case 'dtLabel': {
+      const what = t.kind === 'dtPath' ? `'${t.path}'` : `label '${t.label}'`;
+      if (s.tree === undefined) throw new InputError(`no device tree to look up ${what} in`, t.pos);
+      const ix = dtIndex(s.tree);
+      const node = t.kind === 'dtPath' ? ix.findPath(t.path) : ix.findLabel(t.label);
+      if (node === undefined) throw new InputError(`no device tree node ${what}`, t.pos);
+      const path = ix.path(node);
+      const ps = s.alloc.geometry.pageSize;
+      // A tag storage node: its tag storage pages (§1.1: regions as discovered at boot).
+      const compat = getProp(node, 'compatible');
+      if (compat !== undefined && (propStrings(compat) ?? []).includes('arm,mte-tag-storage')) {
+        const r = s.tagStorage?.regions.find((x) => x.node === path);
+        if (r === undefined) throw new InputError(`tag storage node '${path}' was not brought up at boot`, t.pos);
+        return { ranges: [[r.tag.start, r.tag.end]] };
+      }
+      const dev = getProp(node, 'device_type');
+      if (dev !== undefined && (propStrings(dev) ?? []).includes('memory')) {
+        const ranges = rangesOfMemoryNode(s, path, ps);
+        if (ranges.length === 0) throw new InputError(`memory node '${path}' has no memory the kernel uses`, t.pos);
+        return { ranges };
+      }
+      throw new InputError(`device tree node '${path}' is neither a memory node nor a tag storage region`, t.pos);
+    }
+  }
+}
+
+/** The pfn ranges of the `reg` banks of DT memory node `path`, clipped to the zones the kernel set up. */
+function rangesOfMemoryNode(s: MigrationSupport, path: string, ps: number): [number, number][] {
+  const out: [number, number][] = [];
+  const ix = dtIndex(s.tree!);
+  const node = ix.findPath(path)!;
+  const reg = getProp(node, 'reg');
+  const { addressCells, sizeCells } = ix.cellsFor(node);
+  const banks = reg === undefined ? undefined : propRegs(reg, addressCells, sizeCells);
+  for (const { address, size } of banks ?? []) {
+    const lo = Math.ceil(Number(address) / ps);
+    const hi = Math.floor(Number(address + size) / ps);
+    for (const z of s.alloc.zones) {
+      if (!z.populated) continue;
+      const a = Math.max(lo, z.zoneStartPfn);
+      const b = Math.min(hi, z.zoneEndPfn);
+      if (a < b) out.push([a, b]);
+    }
+  }
+  return out.sort((x, y) => x[0] - y[0]);
+}
+
+/** Returns true if pfn already lies in the target (move_pages leaves such pages where they are). */
+function inTarget(s: MigrationSupport, t: ResolvedTarget, pfn: number): boolean {
+  if (t.ranges.length > 0 && !t.ranges.some(([a, b]) => pfn >= a && pfn < b)) return false;
+  const z = s.alloc.zoneForPfn(pfn);
+  if (z === undefined) return false;
+  if (t.zoneIdx !== undefined && z.idx !== t.zoneIdx) return false;
+  return t.nid === undefined || z.nid === t.nid;
+}
+
+/** The destination source for a target: H8's targetAllocator, one per DT range, tried in order. */
+function destFor(s: MigrationSupport, t: ResolvedTarget): DestAllocator {
+  if (t.ranges.length === 0) {
+    return s.reuse.targetAllocator({
+      ...(t.zoneIdx !== undefined ? { zoneIdx: t.zoneIdx } : {}),
+      ...(t.nid !== undefined ? { nid: t.nid } : {}),
+    });
+  }
+  // A range is searched from where the last destination was found, then from its start: a move_pages of
+  // N pages into a region then costs O(N + region) instead of N scans from the region's start.
+  const cursor = t.ranges.map(([start]) => start);
+  const take = (k: number, from: number, to: number, src: number, order: number): number => {
+    if (from >= to) return -1;
+    const p = s.reuse.targetAllocator({ start: from, end: to }).alloc(src, order);
+    if (p >= 0) cursor[k] = p + (1 << order);
+    return p;
+  };
+  return {
+    alloc: (src, order) => {
+      for (let k = 0; k < t.ranges.length; k++) {
+        const [start, end] = t.ranges[k]!;
+        const p = take(k, cursor[k]!, end, src, order);
+        if (p >= 0) return p;
+        const q = take(k, start, Math.min(end, cursor[k]! + (1 << order) - 1), src, order);
+        if (q >= 0) return q;
+      }
+      return -1;
+    },
+    release: (dst, order) => s.alloc.freePages(dst, order),
+  };
+}
+
+/**
+ * move_pages of the resident pages of [start, end) of p to `target`, one atomic migration step per step().
+ * The page of each slot is read when its migration starts (another thread may have moved, unmapped or
+ * swapped it out since); slots with no page, the zero page and pages already in the target are skipped.
+ */
+export class MigrateVmaOp implements KernelOp {
+  result: FaultResult = FaultResult.Ok;
+  addr = -1;
+  why = '';
+  /** Pages migrated and pages that could not be (pinned, busy, no destination). */
+  migrated = 0;
+  failed = 0;
+  private addrNow: number;
+  private op: MigrationOp | undefined;
+  /** Pages this op holds in flight (registered with layer.hold), unheld as the migration maps or frees them. */
+  private heldDst = -1;
+  private heldSrc = -1;
+  private readonly dest: DestAllocator;
+
+  constructor(
+    private readonly L: ProcessLayer,
+    private readonly s: MigrationSupport,
+    private readonly p: Process,
+    start: number,
+    private readonly end: number,
+    private readonly target: ResolvedTarget,
+  ) {
+    const ps = L.port.pageSize;
+    this.addrNow = Math.floor(start / ps) * ps;
+    this.dest = destFor(s, target);
+  }
+
+  /** The page mapped at addr that should move, or -1. */
+  private sourceAt(addr: number): number {
+    const v = this.p.mm.findVma(addr);
+    if (v === undefined) return -1;
+    const idx = Math.floor((addr - v.start) / this.L.port.pageSize);
+    if ((v.pte[idx]! & PTE_PRESENT_MASK) === 0) return -1;
+    const pfn = v.pfn[idx]!;
+    if (pfn === this.L.port.zeroPfn || inTarget(this.s, this.target, pfn)) return -1;
+    return pfn;
+  }
+
+  step(): boolean {
+    const ps = this.L.port.pageSize;
+    if (this.op === undefined) {
+      let src = -1;
+      while (this.addrNow < this.end && this.p.alive && (src = this.sourceAt(this.addrNow)) < 0) this.addrNow += ps;
+      if (src < 0) return true;
+      this.op = this.s.reuse.migrator.beginWith(src, MigrateReason.MR_SYSCALL, this.dest);
+    }
+    const op = this.op;
+    const before = op.next;
+    const done = op.step();
+    this.track(op, before);
+    this.L.flush();
+    if (!done) return false;
+    if (op.rc === 0) this.migrated += 1 << op.order;
+    else this.failed += 1 << op.order;
+    this.op = undefined;
+    this.addrNow += ps;
+    return this.addrNow >= this.end;
+  }
+
+  /** Keeps layer.inflight in line with the pages the migration holds unmapped (for --check between steps). */
+  private track(op: MigrationOp, before: MigrateStep): void {
+    const L = this.L;
+    if (before === MigrateStep.AllocDest && op.dst >= 0 && op.next !== MigrateStep.Done) {
+      this.heldDst = op.dst;
+      L.hold(op.dst);
+    }
+    if ((before === MigrateStep.Remap || op.next === MigrateStep.Done) && this.heldDst >= 0) {
+      L.unhold(this.heldDst);
+      this.heldDst = -1;
+    }
+    if (before === MigrateStep.Remap && op.next !== MigrateStep.Done) {
+      this.heldSrc = op.src;
+      L.hold(op.src);
+    }
+    if (op.next === MigrateStep.Done && this.heldSrc >= 0) {
+      L.unhold(this.heldSrc);
+      this.heldSrc = -1;
+    }
+  }
+
+  /** Runs to the end. */
+  run(): this {
+    while (!this.step());
+    return this;
+  }
+}
+
+/** `compact` as a race thread statement: compaction of every populated zone, one atomic step per step(). */
+export class CompactStepOp implements KernelOp {
+  result: FaultResult = FaultResult.Ok;
+  addr = -1;
+  why = '';
+  private readonly op: ReturnType<MigrationSupport['reuse']['compactOp']>;
+
+  constructor(
+    private readonly L: ProcessLayer,
+    s: MigrationSupport,
+  ) {
+    this.op = s.reuse.compactOp();
+  }
+
+  step(): boolean {
+    const done = this.op.step();
+    this.L.flush();
+    return done;
+  }
+}
+
+/** The support of a machine, or an InputError at pos when the machine has no migration (a fake allocator). */
+export function needSupport(s: MigrationSupport | undefined, what: string, pos: SrcPos): MigrationSupport {
+  if (s === undefined) throw new InputError(`${what} needs the page allocator of a booted machine`, pos);
+  return s;
+}
+
+/** `NAME: migrate VMA [RANGE] to=TARGET` run at once. */
+export function runMigrate(
+  L: ProcessLayer,
+  s: MigrationSupport,
+  p: Process,
+  start: number,
+  end: number,
+  target: MigrateTarget,
+): MigrateVmaOp {
+  return new MigrateVmaOp(L, s, p, start, end, resolveTarget(target, s)).run();
+}
+
+/** `compact` run at once. */
+export function runCompact(L: ProcessLayer, s: MigrationSupport): void {
+  s.reuse.compactAll();
+  L.flush();
+}
