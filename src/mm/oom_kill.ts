@@ -4,8 +4,8 @@
  *
  * Victim choice as oom_badness(): rss (MM_ANONPAGES + MM_FILEPAGES + MM_SHMEMPAGES) + MM_SWAPENTS +
  * mm_pgtables_bytes / PAGE_SIZE + oom_score_adj * totalpages / 1000 (oom_score_adj is 0 for every task here);
- * kernel threads and init are never chosen; ties go to the task seen first (select_bad_process keeps the first
- * maximum; tasks are walked in pid order).
+ * kernel threads and init are never chosen; tasks are walked in pid order (for_each_process) and a task whose
+ * points equal the chosen one's replaces it (oom_evaluate_task skips only `points < oc->chosen_points`).
  *
  * The report, line by line, with the format strings of v6.5 (verified with the search tool in mm/oom_kill.c
  * and mm/show_mem.c builds and patches; kernel-facts §4.1 for the series' line):
@@ -246,7 +246,7 @@ export class OomKiller {
     let best = -Infinity;
     for (const t of tasks) {
       const pts = this.badness(t, totalpages);
-      if (pts > best) {
+      if (pts >= best) {
         best = pts;
         victim = t;
       }
