@@ -170,14 +170,21 @@ export class Vmscan {
     this.kswapdRuns++;
     let total = 0;
     const a = this.alloc;
-    for (let priority = DEF_PRIORITY; priority >= 1; priority--) {
-      a.events.count(PAGEOUTRUN);
-      let want = 0;
-      for (const z of pgdat.zones) if (z.idx <= highest && z.managedPages > 0) want += z.wmarkPages(WMARK_HIGH);
-      const r = this.shrink(highest, Math.max(SWAP_CLUSTER_MAX, want), true, false);
-      total += r.reclaimed;
-      if (this.pgdatBalanced(pgdat, order, highest)) break;
-      if (r.reclaimed === 0) break;
+    // set_reclaim_active(): ZONE_RECLAIM_ACTIVE shrinks the pcp high mark while kswapd works (nr_pcp_high).
+    const active = pgdat.zones.filter((z) => z.idx <= highest && z.managedPages > 0);
+    for (const z of active) z.reclaimActive = true;
+    try {
+      for (let priority = DEF_PRIORITY; priority >= 1; priority--) {
+        a.events.count(PAGEOUTRUN);
+        let want = 0;
+        for (const z of active) want += z.wmarkPages(WMARK_HIGH);
+        const r = this.shrink(highest, Math.max(SWAP_CLUSTER_MAX, want), true, false);
+        total += r.reclaimed;
+        if (this.pgdatBalanced(pgdat, order, highest)) break;
+        if (r.reclaimed === 0) break;
+      }
+    } finally {
+      for (const z of active) z.reclaimActive = false; // clear_reclaim_active()
     }
     if (total === 0) pgdat.kswapdFailures++;
     return total;
