@@ -180,3 +180,38 @@ describe('swap device', () => {
     expect(formatGfp(0)).toBe('0(none)');
   });
 });
+
+describe('swap in races', () => {
+  test('pageout against faults and mprotect(PROT_MTE): every schedule keeps data and tags', async () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = await runSmall(
+        `
+config swap=16M
+process app
+app: mmap buf 64K prot=rw+mte
+app: touch buf
+app: settag buf 0..64K 6
+race {
+  thread A {
+    app: pageout buf 0..32K
+    app: touch buf 0..32K read
+  }
+  thread B {
+    app: pageout buf 32K..64K
+    app: mprotect buf prot=rw
+    app: touch buf 32K..64K
+    app: mprotect buf prot=rw+mte
+  }
+}
+app: access buf 0..64K tag=6
+expect app:buf tag(0..64K) == 6
+expect dmesg !~ "tag check fault"
+`,
+        { seed },
+      );
+      expect(r.violations).toEqual([]);
+      expect(r.failed).toEqual([]);
+      expect(r.notes).toEqual([]);
+    }
+  });
+});
