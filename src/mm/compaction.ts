@@ -133,6 +133,8 @@ export class Compaction {
       while (freepages.length === 0 && freePb > migratePfn - (migratePfn % nr)) {
         const pb = freePb;
         freePb -= nr;
+        // A hole in the zone span (no memmap): pageblock_pfn_to_page() finds nothing there.
+        if (!mm.pfnValid(pb)) continue;
         const mt = mm.pageblockMigratetype(pb);
         const suitable = mt === mm.migrateMovable || (mt === mm.migrateMetadata && !sourceHasMetadata);
         if (!suitable) continue;
@@ -185,6 +187,10 @@ export class Compaction {
     while (migratePfn < zone.endPfn && migratePfn - (migratePfn % nr) < freePb) {
       // isolate_migratepages: one pageblock (or what is left of it) per round.
       const pbEnd = Math.min(migratePfn - (migratePfn % nr) + nr, zone.endPfn);
+      if (!mm.pfnValid(migratePfn)) {
+        migratePfn = pbEnd;
+        continue;
+      }
       const mt = mm.pageblockMigratetype(migratePfn);
       const list: number[] = [];
       const skipBlock = mt === mm.migrateIsolate || (opts.directWithoutMetadata === true && mt === mm.migrateMetadata);

@@ -254,3 +254,18 @@ describe('mprotect(PROT_MTE) defers reservation to the access (#4 acceptance 2)'
     clean(m);
   });
 });
+
+describe('zones with holes', () => {
+  test('compaction and direct compaction skip the pageblocks of a hole in the zone span', () => {
+    const m = makeRealMachine({ dataMiB: 128, holeMiB: 128 });
+    m.reuse.installDirectCompaction();
+    const p = m.layer.createProcess('p');
+    const v = m.layer.mmap(p, 'buf', 16 * MiB, RW | VM_MTE, false, false)!;
+    m.layer.touch(p, v.start, v.end, true);
+    for (let a = v.start; a < v.end; a += 8192) m.layer.munmap(p, a, a + 4096);
+    const r = m.reuse.compactAll();
+    expect(r.migrated).toBeGreaterThanOrEqual(0);
+    expect(m.reuse.compactOp().step()).toBeDefined();
+    clean(m);
+  });
+});

@@ -31,6 +31,8 @@ export interface RealMachine {
 export interface RealOptions {
   /** MiB of tagged memory (a multiple of 64: the tag storage is whole pageblocks). */
   dataMiB: number;
+  /** A hole of this many MiB (a multiple of 128: whole sections) between the data and the tag storage. */
+  holeMiB?: number;
   blockSizePages?: number;
   fixPfnTags?: boolean;
   fixMetadataNone?: boolean;
@@ -42,11 +44,14 @@ export function makeRealMachine(o: RealOptions): RealMachine {
   const normStart = 0x100000000 / g.pageSize;
   const dataPages = (o.dataMiB * 1024 * 1024) / g.pageSize;
   const tagPages = dataPages / 32;
+  const holePages = ((o.holeMiB ?? 0) * 1024 * 1024) / g.pageSize;
+  const tagStart = normStart + dataPages + holePages;
   const dmaStart = 0x80000000 / g.pageSize;
   const dmaPages = (16 * 1024 * 1024) / g.pageSize;
   const memmap = new MemMap(g, [
     { startPfn: dmaStart, endPfn: dmaStart + dmaPages },
-    { startPfn: normStart, endPfn: normStart + dataPages + tagPages },
+    { startPfn: normStart, endPfn: normStart + dataPages },
+    { startPfn: tagStart, endPfn: tagStart + tagPages },
   ]);
   const cpus = 1;
   const z = (idx: number, start: number, pages: number): Zone =>
@@ -54,7 +59,17 @@ export function makeRealMachine(o: RealOptions): RealMachine {
   const zones = [
     z(ZONE_DMA, dmaStart, dmaPages),
     z(ZONE_DMA32, 0, 0),
-    z(ZONE_NORMAL, normStart, dataPages + tagPages),
+    new Zone(
+      {
+        idx: ZONE_NORMAL,
+        nid: 0,
+        zoneStartPfn: normStart,
+        spannedPages: tagStart + tagPages - normStart,
+        presentPages: dataPages + tagPages,
+      },
+      g.nrOrders,
+      cpus,
+    ),
     z(ZONE_MOVABLE, 0, 0),
   ];
   const alloc = new PageAllocator({ geometry: g, memmap, zones, cpus });
@@ -65,7 +80,7 @@ export function makeRealMachine(o: RealOptions): RealMachine {
   const bs = o.blockSizePages ?? 1;
   const region: TagRegion = {
     mem: { start: normStart, end: normStart + dataPages - 1 },
-    tag: { start: normStart + dataPages, end: normStart + dataPages + tagPages - 1 },
+    tag: { start: tagStart, end: tagStart + tagPages - 1 },
     blockSizePages: bs,
     blockSizeBytes: bs * g.pageSize,
     nid: 0,
