@@ -282,7 +282,8 @@ class FileLexer {
         i++;
         continue;
       }
-      if (c === ' ' || c === '\t' || c === '\f' || c === '\v' || c === '\r') {
+      // A NUL is whitespace to GCC ("null character(s) ignored").
+      if (c === ' ' || c === '\t' || c === '\f' || c === '\v' || c === '\r' || c === '\0') {
         ws = true;
         i++;
         continue;
@@ -754,6 +755,12 @@ class Preprocessor {
         } else if (t.t === 'op' && t.s === ',' && depth === 0 && !(m.variadic && args.length === m.params.length)) {
           args.push([]);
           continue;
+        } else if (t.t === 'op' && t.s === '#' && t.bol && t.fromSource) {
+          // A `#` line that is no directive (assembler mode) ends the argument, as GCC's collect_args
+          // does: the next argument starts afresh (parenthesis depth 0), even past a variadic's last.
+          args.push([]);
+          depth = 0;
+          continue;
         }
         let x = t;
         if (x.t === 'name' && !x.noexp) {
@@ -1116,17 +1123,7 @@ class Preprocessor {
     }
     if (body.length && body[body.length - 1]!.paste)
       throw new InputError("'##' cannot appear at either end of a macro expansion", n.pos);
-    if (m.fn) {
-      for (let k = 0; k < body.length; k++) {
-        const b = body[k]!;
-        if (
-          b.t === 'op' &&
-          b.s === '#' &&
-          !(body[k + 1] && m.params.includes(body[k + 1]!.s) && body[k + 1]!.t === 'name')
-        )
-          throw new InputError("'#' is not followed by a macro parameter", b.pos);
-      }
-    }
+    // (In assembler mode a '#' not followed by a parameter is an ordinary token, not an error.)
     if (body[0]) body[0].ws = false;
     m.body = body;
     this.macros.set(m.name, m);
@@ -1158,7 +1155,8 @@ class Preprocessor {
       spec = s;
     }
     const angled = spec.startsWith('<');
-    const name = spec.slice(1, -1);
+    const nul = spec.indexOf('\0');
+    const name = spec.slice(1, nul < 0 ? -1 : nul); // a C string: GCC's file name ends at a NUL
     if (name === '') throw new InputError('empty filename in #include', hash.pos);
     if (this.files.length >= MAX_INCLUDE_DEPTH)
       throw new InputError(
@@ -1461,6 +1459,20 @@ class IfExpr {
       this.k++;
       this.depth--;
       return v;
+    }
+    if (t.t === 'op' && t.s === '#' && this.toks[this.k + 1]?.t === 'name') {
+      // An assertion `#pred` or `#pred(answer)` (GCC's deprecated extension): none exist with -undef.
+      this.k += 2;
+      if (this.isOp('(')) {
+        let depth = 0;
+        do {
+          const x = this.toks[this.k++];
+          if (!x) this.fail("missing ')' to complete answer", t);
+          if (x.s === '(') depth++;
+          else if (x.s === ')') depth--;
+        } while (depth > 0);
+      }
+      return { v: 0n, u: false };
     }
     this.k++;
     if (t.t === 'number') return parseCppNumber(t);
