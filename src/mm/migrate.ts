@@ -168,6 +168,11 @@ export class Migrator {
   /** How many destinations that fell in an excluded range were given back (for tests). */
   excludedDestinations = 0;
   /**
+   * The migration that performed the latest step (set by MigrationOp.step): a race thread running compaction
+   * reads it to tell the invariant checker which pages the migration holds unmapped (src/scenario/migrate_ops.ts).
+   */
+  current: MigrationOp | undefined = undefined;
+  /**
    * Folios taken off the LRU for migration (isolate_lru_page) and not yet put back. An isolated folio is
    * not movable for anyone else: a nested alloc_contig_range (reserving tag storage for the destination)
    * must not migrate the very page being migrated, as the kernel's LRU isolation guarantees.
@@ -438,6 +443,7 @@ export class MigrationOp {
   /** Performs one atomic step; returns true when the migration has finished (see `rc`). */
   step(): boolean {
     const m = this.m;
+    m.current = this;
     switch (this.next) {
       case MigrateStep.AllocDest: {
         // isolate_lru_page: fails for a folio someone else is migrating; a pinned page could be isolated
@@ -453,6 +459,7 @@ export class MigrationOp {
             : m.allocMigrationTarget(this.src, this.order, this.gfp, this.avoid);
         if (dst < 0) return this.fail(ENOMEM);
         this.dst = dst;
+        m.current = this; // again: reserving the destination's tag storage may have run nested migrations
         this.next = MigrateStep.Unmap;
         return false;
       }
