@@ -52,17 +52,6 @@ describe('interpreter on the fake allocator', () => {
     }
   });
 
-  test('statements of issue #5 are reported as not modelled', () => {
-    try {
-      runFake('process a\na: mmap x 8K\na: fork b\n');
-      throw new Error('no error');
-    } catch (e) {
-      expect((e as InputError).format()).toBe(
-        'test.scn:3:1: error: fork (copy-on-write of anonymous memory) is not modelled yet',
-      );
-    }
-  });
-
   test('race: two threads touching the same memory keep every invariant', () => {
     for (let seed = 1; seed <= 20; seed++) {
       const { it } = runFake(
@@ -79,14 +68,14 @@ describe('fix.metadata_none', () => {
   test('on: mprotect(PROT_MTE) of touched memory keeps every invariant', () => {
     expect(runFake(text).it.violations).toBe(0);
   });
-  test('off: pages are mapped tagged without tag storage and tags land in unreserved storage', () => {
-    const events: string[] = [];
-    try {
-      runFake(text, { fixMetadataNone: false });
-    } catch (e) {
-      events.push(String(e));
-    }
-    expect(events[0]).toMatch(/InvariantStop: invariant violated at test\.scn:4:1/);
+  test('off: mprotect(PROT_MTE) reserves tag storage at once (no PAGE_METADATA_NONE)', () => {
+    const off = runFake('process a\na: mmap x 256K prot=rw\na: touch x\na: mprotect x prot=rw+mte\n', {
+      fixMetadataNone: false,
+    });
+    const on = runFake('process a\na: mmap x 256K prot=rw\na: touch x\na: mprotect x prot=rw+mte\n');
+    expect(on.port.get('metadata_reserve_success')).toBe(0);
+    expect(off.port.get('metadata_reserve_success')).toBeGreaterThan(0);
+    expect(off.it.violations).toBe(0);
   });
 });
 

@@ -117,12 +117,6 @@ describe('6: run-time scenario errors name file:line:col', () => {
       'process a\na: mmap x 8K\na: touch x 0..16K\n',
       ":3:12: error: range 0..16K goes beyond the end of VMA 'x' (size 8K)",
     ],
-    [
-      'process a\na: mmap x 8K\na: fork b\n',
-      ':3:1: error: fork (copy-on-write of anonymous memory) is not modelled yet',
-    ],
-    ['process a\na: mmap x 8M thp\n', ':2:1: error: thp (transparent huge pages, PMD mappings) is not modelled yet'],
-    ['compact\n', ':1:1: error: compact is not modelled yet'],
   ];
   test.each(cases)('%j', async (text, msg) => {
     try {
