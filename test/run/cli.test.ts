@@ -42,10 +42,10 @@ describe('mte-sim run (built CLI)', () => {
   });
 
   test('exit 2: a run-time input error names file:line:col; a missing scenario is a usage error', () => {
-    const f = scn('bad.scn', 'process a\na: mmap x 8K\na: fork b\n');
+    const f = scn('bad.scn', 'process a\na: mmap x 8K\na: touch x 0..16K\n');
     const r = run(['run', f, '--dt', DT, '-q']);
     expect(r.code).toBe(2);
-    expect(r.err).toBe(`mte-sim: ${f}:3:1: error: fork (copy-on-write of anonymous memory) is not modelled yet\n`);
+    expect(r.err).toBe(`mte-sim: ${f}:3:12: error: range 0..16K goes beyond the end of VMA 'x' (size 8K)\n`);
     const m = run(['run', path.join(dir, 'nope.scn')]);
     expect(m.code).toBe(2);
     expect(m.err).toMatch(/^mte-sim: error: cannot read scenario '.*nope\.scn': no such file\n$/);
