@@ -20,10 +20,12 @@ import type { ProcessLayer } from './layer.js';
 import type { Vma } from './mm.js';
 import { VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
 import { EINTR, Gfp } from './port.js';
+import { THP_FALLBACK, THP_REPLAY } from './thp.js';
 import {
   PTE_DIRTY,
   PTE_METADATA_NONE,
   PTE_MIGRATION,
+  PTE_PMD,
   PTE_PROT_NONE,
   PTE_SWAP,
   PTE_TAGGED,
@@ -123,8 +125,20 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
       if (vma.pages === 0 || vma.dead) return finish(c, FaultResult.AccErr);
       const need = c.write ? VM_WRITE : VM_READ;
       if ((vma.flags & need) === 0) return finish(c, FaultResult.AccErr);
-      const f = vma.pte[idx]!;
+      let f = vma.pte[idx]!;
+      if ((f & PTE_PMD) !== 0) {
+        // A huge PMD (src/process/thp.ts): wp, §5.4 METADATA_NONE, protnone; fallback after a split.
+        const r = L.thp.pmdFault(c);
+        if (r === THP_REPLAY) return replay(L, c);
+        if (r !== THP_FALLBACK) return finish(c, r as FaultResult);
+        f = vma.pte[idx]!;
+      }
       if (f === 0) {
+        if (c.write) {
+          // do_huge_pmd_anonymous_page (src/process/thp.ts); THP_FALLBACK takes the 4K path below.
+          const r = L.thp.hugeAnonymousFault(vma, idx, true);
+          if (r !== THP_FALLBACK) return finish(c, r as FaultResult);
+        }
         if (!c.write && (vma.flags & VM_SHARED) === 0) {
           // do_anonymous_page: a read of untouched private memory maps the zero page, read-only. Its tag
           // block was reserved at boot (v1 P27), so it needs nothing here even in a VM_MTE VMA.
@@ -144,6 +158,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
         // do_wp_page: an exclusive anon page is reused, anything else (the zero page) is copied.
         const pfn = vma.pfn[idx]!;
         if (pfn !== port.zeroPfn && port.pageRef(pfn) === 1) {
+          port.count('pgreuse', 1); // wp_page_reuse
           vma.pte[idx] = f | PTE_WRITE | PTE_DIRTY | PTE_YOUNG;
           return finish(c, FaultResult.Ok);
         }

@@ -18,6 +18,7 @@ import {
   PAGE_METADATA_NONE,
   PTE_DIRTY,
   PTE_MIGRATION,
+  PTE_PMD,
   PTE_PRESENT_MASK,
   PTE_PROT_NONE,
   PTE_SWAP,
@@ -32,6 +33,7 @@ import type { MigrationHooks } from './rmap.js';
 import { Rmap } from './rmap.js';
 import type { SwapHooks } from './swap.js';
 import { TagStore } from './tags.js';
+import { Thp } from './thp.js';
 
 export interface LayerOptions {
   /** `config fix.metadata_none` (SPEC §4): PAGE_METADATA_NONE on mprotect and in set_pte_at. Default on. */
@@ -66,6 +68,8 @@ export interface OpResult {
 export class ProcessLayer {
   readonly rmap: Rmap;
   readonly tags: TagStore;
+  /** Transparent huge pages (src/process/thp.ts). */
+  readonly thp: Thp;
   migration: MigrationHooks | undefined;
   /** Swap-in and swap-entry freeing (src/process/swap.ts installSwap); undefined: no swap model. */
   swap: SwapHooks | undefined;
@@ -112,6 +116,8 @@ export class ProcessLayer {
       },
     });
     this.tags = new TagStore(port, (tagPfn) => this.corruptData(tagPfn));
+    this.thp = new Thp(this);
+    this.rmap.folios = this.thp;
     this.bitsPerLevel = port.pageShift - 3;
     // CONFIG_PGTABLE_LEVELS for the v6.5 defconfig VA sizes: 4K/48-bit 4, 16K/47-bit 3, 64K/48-bit 3.
     this.levels = port.pageShift === 12 ? 4 : 3;
@@ -126,6 +132,8 @@ export class ProcessLayer {
   // Counters, tokens
 
   flush(): void {
+    // deferred_split_scan for THPs left partly mapped (src/process/thp.ts).
+    if (this.thp.deferred.size > 0) this.thp.deferredSplitScan();
     const p = this.pend;
     const port = this.port;
     if (p.pgfault !== 0) port.count('pgfault', p.pgfault);
@@ -236,6 +244,8 @@ export class ProcessLayer {
     if (ref > 0) return;
     this.unaccountAnon(pfn);
     this.tags.tagsByPfn.delete(pfn);
+    // A subpage of a THP: the folio is freed whole when its last subpage goes (src/process/thp.ts).
+    if (this.thp.count > 0 && this.thp.freeSubpage(pfn)) return;
     port.freePages(pfn, 0);
   }
 
@@ -256,8 +266,11 @@ export class ProcessLayer {
     let f = PTE_VALID | PTE_YOUNG;
     if ((vma.flags & VM_MTE) !== 0) f |= PTE_TAGGED;
     if ((vma.flags & VM_WRITE) !== 0 && pfn !== this.port.zeroPfn) {
-      if (write || (vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) f |= PTE_WRITE;
-      if (write) f |= PTE_DIRTY;
+      // Writable only when the page is not shared copy-on-write (after fork a write fault then goes to do_wp_page).
+      if ((vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) {
+        f |= PTE_WRITE;
+        if (write) f |= PTE_DIRTY;
+      }
     }
     return f;
   }
@@ -436,6 +449,7 @@ export class ProcessLayer {
   private splitAt(mm: Mm, addr: number): void {
     const v = mm.findVma(addr);
     if (v === undefined || v.start === addr) return;
+    this.thp.splitPmdAt(v, addr); // vma_adjust_trans_huge
     const cut = (addr - v.start) / this.port.pageSize;
     const hi = new Vma(
       mm,
@@ -482,6 +496,10 @@ export class ProcessLayer {
   private zapSlot(vma: Vma, idx: number): void {
     const f = vma.pte[idx]!;
     if (f === 0) return;
+    if ((f & PTE_PMD) !== 0) {
+      this.thp.zapHugePmd(vma, idx); // zap_huge_pmd (src/process/thp.ts)
+      return;
+    }
     const pfn = vma.pfn[idx]!;
     vma.pte[idx] = 0;
     vma.pfn[idx] = 0;
@@ -541,6 +559,10 @@ export class ProcessLayer {
       for (let i = 0; i < v.pages; i++) {
         const f = pte[i]!;
         if ((f & PTE_PRESENT_MASK) === 0) continue;
+        if ((f & PTE_PMD) !== 0) {
+          i = this.thp.changeProtPmd(v, i, metadataNone) - 1; // change_huge_pmd (src/process/thp.ts)
+          continue;
+        }
         const pfn = v.pfn[i]!;
         if (metadataNone) {
           if (pteMetadataNone(f) || pfn === port.zeroPfn || port.testFlag(pfn, PageFlag.MteTagged)) {

@@ -36,6 +36,8 @@ export const Gfp = {
   PgtableUser: 4,
   /** __GFP_ZERO */
   Zero: 8,
+  /** GFP_TRANSHUGE (a THP fault in a madvised VMA, src/process/thp.ts); replaces HighuserMovable. */
+  Transhuge: 16,
 } as const;
 
 /** Marker in word `a` for page-table pages. */
@@ -55,6 +57,8 @@ export interface MmPort {
   readonly pageShift: number;
   /** pfn of the shared zero page (ZERO_PAGE(0)). */
   readonly zeroPfn: number;
+  /** MAX_ORDER of the allocator; absent: only order-0 allocations (no THP). */
+  readonly maxOrder?: number;
 
   /** Allocates 2^order pages; returns the first pfn or -1 (the allocator has already logged any OOM). */
   allocPages(order: number, gfp: number): number;

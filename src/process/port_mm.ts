@@ -12,7 +12,7 @@
  */
 import type { TagStorage, TagRegion } from '../arch/arm64/mte_tag_storage.js';
 import type { TagReserve } from '../arch/arm64/tag_reserve.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT, __GFP_TAGGED, __GFP_ZERO } from '../mm/gfp.js';
+import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT, GFP_TRANSHUGE, __GFP_COMP, __GFP_TAGGED, __GFP_ZERO } from '../mm/gfp.js';
 import { PG_anon, PG_mte_tagged, PG_tag_storage_reserved } from '../mm/memmap.js';
 import type { PageAllocator } from '../mm/page_alloc.js';
 import { NODE_STAT, VM_EVENT, ZONE_STAT } from '../mm/vmstat.js';
@@ -36,6 +36,7 @@ export class MachinePort implements MmPort {
   readonly pageSize: number;
   readonly pageShift: number;
   readonly zeroPfn: number;
+  readonly maxOrder: number;
   private readonly alloc: PageAllocator;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
@@ -50,6 +51,7 @@ export class MachinePort implements MmPort {
     this.pageSize = d.alloc.geometry.pageSize;
     this.pageShift = Math.log2(this.pageSize);
     this.zeroPfn = d.zeroPfn;
+    this.maxOrder = d.alloc.geometry.maxOrder;
     this.u32 = d.alloc.memmap.u32;
     this.i32 = d.alloc.memmap.i32;
     this.ts = d.tagStorage;
@@ -60,9 +62,10 @@ export class MachinePort implements MmPort {
     this.zoneSpansDisjoint = spans.every((a) =>
       spans.every((b) => a === b || a.zoneEndPfn <= b.zoneStartPfn || b.zoneEndPfn <= a.zoneStartPfn),
     );
-    for (let g = 0; g < 16; g++) {
+    for (let g = 0; g < 32; g++) {
       let k = 0;
-      if (g & Gfp.HighuserMovable) k |= GFP_HIGHUSER_MOVABLE;
+      if (g & Gfp.Transhuge) k |= GFP_TRANSHUGE | __GFP_COMP;
+      else if (g & Gfp.HighuserMovable) k |= GFP_HIGHUSER_MOVABLE;
       if (g & Gfp.Tagged) k |= __GFP_TAGGED;
       if (g & Gfp.PgtableUser) k |= GFP_PGTABLE_USER;
       if (g & Gfp.Zero) k |= __GFP_ZERO;
@@ -88,7 +91,7 @@ export class MachinePort implements MmPort {
   }
 
   allocPages(order: number, gfp: number): number {
-    return this.alloc.allocPages(order, this.gfpTable[gfp & 15]!);
+    return this.alloc.allocPages(order, this.gfpTable[gfp & 31]!);
   }
 
   freePages(pfn: number, order: number): void {
@@ -146,7 +149,7 @@ export class MachinePort implements MmPort {
   }
 
   reserveMetadata(pfn: number, order: number, gfp: number): number {
-    const g = this.gfpTable[gfp & 15]!;
+    const g = this.gfpTable[gfp & 31]!;
     if (this.tr !== undefined) return this.tr.reserveMetadataStorage(pfn, order, g);
     return this.alloc.arch.reserveMetadata(pfn, order, g) ? 0 : ENOMEM;
   }

@@ -39,6 +39,7 @@ import type { MmPort } from './port.js';
 import { PageFlag } from './port.js';
 import type { AnonVma, Vma } from './mm.js';
 import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_WRITE } from './pte.js';
+import type { FolioHandle, Thp } from './thp.js';
 
 /** What the fault path needs from page migration (src/mm/migrate.ts). */
 export interface MigrationHooks {
@@ -71,6 +72,8 @@ export class Rmap {
   /** anon_vmas ordered by their first linear index. */
   private readonly ranges: AnonVma[] = [];
   private nextIndex = 1;
+  /** Transparent huge pages: folio order/head and whole-folio migration (src/process/thp.ts). */
+  folios: Thp | undefined;
 
   constructor(
     private readonly port: MmPort,
@@ -143,17 +146,21 @@ export class Rmap {
     return this.isAnonPage(pfn) && this.pageMapcount(pfn) > 0 && !this.isPinned(pfn);
   }
 
-  folioOrder(_pfn: number): number {
-    return 0;
+  folioOrder(pfn: number): number {
+    return this.folios !== undefined ? this.folios.folioOrder(pfn) : 0;
   }
 
-  /** The head of the folio containing pfn (pfn itself: no THP yet). */
+  /** The head of the folio containing pfn (a THP's head, else pfn itself). */
   folioHead(pfn: number): number {
-    return pfn;
+    return this.folios !== undefined ? this.folios.folioHead(pfn) : pfn;
   }
 
   /** try_to_migrate: every mapping of pfn becomes a migration entry (PTE_WRITE kept: writable entry). */
   unmap(pfn: number): MigrationHandle | null {
+    if (this.folios !== undefined && this.folios.isCompound(pfn)) {
+      const h = this.folios.unmapFolio(pfn); // a THP (src/process/thp.ts); undefined: split, go on as a base page
+      if (h !== undefined) return h;
+    }
     let n = 0;
     this.walk(pfn, (vma, idx) => {
       const f = vma.pte[idx]!;
@@ -174,6 +181,7 @@ export class Rmap {
   }
 
   remap(handle: unknown, dst: number): void {
+    if ((handle as FolioHandle).folio === true) return this.folios!.remapFolio(handle as FolioHandle, dst);
     const src = (handle as MigrationHandle).src;
     const port = this.port;
     const slots = this.slotsOf(src);
@@ -197,6 +205,7 @@ export class Rmap {
   }
 
   undo(handle: unknown): void {
+    if ((handle as FolioHandle).folio === true) return this.folios!.undoFolio(handle as FolioHandle);
     const src = (handle as MigrationHandle).src;
     const slots = this.slotsOf(src);
     for (const [vma, idx] of slots) this.owner.remapSlot(vma, idx, src);

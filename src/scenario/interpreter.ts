@@ -11,6 +11,7 @@
 import { InputError, formatPos, type SrcPos } from '../errors.js';
 import { checkInvariants } from '../invariants/check.js';
 import { FaultResult } from '../process/fault.js';
+import { forkProcess } from '../process/fork.js';
 import type { OpResult, ProcessLayer } from '../process/layer.js';
 import type { Process } from '../process/mm.js';
 import { SwapSystem } from '../process/swap.js';
@@ -52,7 +53,6 @@ export interface InterpreterOptions {
 
 /** The statements issue #5 brings (swap, migration, compaction, pressure, fork). */
 const NOT_MODELLED: Partial<Record<string, string>> = {
-  fork: 'fork (copy-on-write of anonymous memory) is not modelled yet',
 };
 
 /** Thrown to stop the run after an invariant violation under --check. */
@@ -188,7 +188,6 @@ export class Interpreter implements ExpectContext {
     const p = this.proc(s);
     switch (s.kind) {
       case 'mmap': {
-        if (s.thp) throw new InputError('thp (transparent huge pages, PMD mappings) is not modelled yet', s.pos);
         if (p.named.has(s.vma.name))
           throw new InputError(`VMA '${s.vma.name}' already exists in process '${p.comm}'`, s.vma.pos);
         const v = L.mmap(p, s.vma.name, s.size.value, Interpreter.protFlags(s.prot), s.shared, s.thp);
@@ -222,6 +221,15 @@ export class Interpreter implements ExpectContext {
       case 'exit':
         L.exit(p);
         return ok;
+      case 'fork': {
+        // fork() with copy-on-write (src/process/fork.ts)
+        const old = L.processes.get(s.child.name);
+        if (old !== undefined && old.alive)
+          throw new InputError(`process '${s.child.name}' already exists`, s.child.pos);
+        const r = forkProcess(L, p, s.child.name);
+        if (r.child === undefined) this.note(`${formatPos(s.pos)}: ${s.proc.name}: fork: -ENOMEM`);
+        return ok;
+      }
       case 'migrate': {
         // move_pages of the range's resident pages (src/scenario/migrate_ops.ts)
         const [a, b] = this.span(p, s.vma, s.range);
@@ -236,8 +244,10 @@ export class Interpreter implements ExpectContext {
         sw.pageout(p, a, b);
         return ok;
       }
-      default:
-        throw new InputError(`${s.kind} is not supported`, s.pos);
+      default: {
+        const u = s as ProcStmt;
+        throw new InputError(`${u.kind} is not supported`, u.pos);
+      }
     }
   }
 
@@ -262,7 +272,8 @@ export class Interpreter implements ExpectContext {
       return new TouchOp(L, p, a, b, s.write);
     }
     const p = this.layer.processes.get(s.proc.name);
-    const locks = s.kind === 'mprotect' || s.kind === 'munmap' || s.kind === 'mmap' || s.kind === 'exit';
+    const locks =
+      s.kind === 'mprotect' || s.kind === 'munmap' || s.kind === 'mmap' || s.kind === 'exit' || s.kind === 'fork';
     return new AtomicOp(() => this.runSequential(s), locks ? p?.mm : undefined);
   }
 
