@@ -12,7 +12,14 @@
  */
 import type { TagStorage, TagRegion } from '../arch/arm64/mte_tag_storage.js';
 import type { TagReserve } from '../arch/arm64/tag_reserve.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL_ACCOUNT, GFP_TRANSHUGE, __GFP_COMP, __GFP_TAGGED, __GFP_ZERO } from '../mm/gfp.js';
+import {
+  GFP_HIGHUSER_MOVABLE,
+  GFP_KERNEL_ACCOUNT,
+  GFP_TRANSHUGE,
+  __GFP_COMP,
+  __GFP_TAGGED,
+  __GFP_ZERO,
+} from '../mm/gfp.js';
 import { PG_anon, PG_mte_tagged, PG_tag_storage_reserved } from '../mm/memmap.js';
 import type { PageAllocator } from '../mm/page_alloc.js';
 import { NODE_STAT, VM_EVENT, ZONE_STAT } from '../mm/vmstat.js';

@@ -52,8 +52,7 @@ export interface InterpreterOptions {
 }
 
 /** The statements issue #5 brings (swap, migration, compaction, pressure, fork). */
-const NOT_MODELLED: Partial<Record<string, string>> = {
-};
+const NOT_MODELLED: Partial<Record<string, string>> = {};
 
 /** Thrown to stop the run after an invariant violation under --check. */
 export class InvariantStop extends Error {
