@@ -34,6 +34,7 @@ import { Rmap } from './rmap.js';
 import type { SwapHooks } from './swap.js';
 import { TagStore } from './tags.js';
 import { Thp } from './thp.js';
+import { Thp } from './thp.js';
 
 export interface LayerOptions {
   /** `config fix.metadata_none` (SPEC §4): PAGE_METADATA_NONE on mprotect and in set_pte_at. Default on. */
@@ -118,6 +119,8 @@ export class ProcessLayer {
     this.tags = new TagStore(port, (tagPfn) => this.corruptData(tagPfn));
     this.thp = new Thp(this);
     this.rmap.folios = this.thp;
+    this.thp = new Thp(this);
+    this.rmap.folios = this.thp;
     this.bitsPerLevel = port.pageShift - 3;
     // CONFIG_PGTABLE_LEVELS for the v6.5 defconfig VA sizes: 4K/48-bit 4, 16K/47-bit 3, 64K/48-bit 3.
     this.levels = port.pageShift === 12 ? 4 : 3;
@@ -173,6 +176,13 @@ export class ProcessLayer {
     this.tokenSeq = this.tokenSeq >= 0xfffffffe ? 1 : this.tokenSeq + 1;
     this.setContent(vma.pfn[idx]!, this.tokenSeq);
     vma.token[idx] = this.tokenSeq;
+    // A MAP_SHARED page mapped by other processes too (after fork): they see the new data as well.
+    if (vma.anonVma.shared && vma.anonVma.vmas.length > 1) {
+      const tok = this.tokenSeq;
+      this.rmap.walk(vma.pfn[idx]!, (v, i) => {
+        v.token[i] = tok;
+      });
+    }
   }
 
   /** Tags were written into tag storage page tagPfn while it may hold data: that data is now corrupt. */
