@@ -21,7 +21,6 @@ import type { Vma } from './mm.js';
 import { VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
 import { EINTR, Gfp } from './port.js';
 import { THP_FALLBACK, THP_REPLAY } from './thp.js';
-import { THP_FALLBACK, THP_REPLAY } from './thp.js';
 import {
   PTE_DIRTY,
   PTE_METADATA_NONE,

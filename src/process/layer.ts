@@ -34,7 +34,6 @@ import { Rmap } from './rmap.js';
 import type { SwapHooks } from './swap.js';
 import { TagStore } from './tags.js';
 import { Thp } from './thp.js';
-import { Thp } from './thp.js';
 
 export interface LayerOptions {
   /** `config fix.metadata_none` (SPEC §4): PAGE_METADATA_NONE on mprotect and in set_pte_at. Default on. */
@@ -117,8 +116,6 @@ export class ProcessLayer {
       },
     });
     this.tags = new TagStore(port, (tagPfn) => this.corruptData(tagPfn));
-    this.thp = new Thp(this);
-    this.rmap.folios = this.thp;
     this.thp = new Thp(this);
     this.rmap.folios = this.thp;
     this.bitsPerLevel = port.pageShift - 3;

@@ -38,8 +38,6 @@ export const Gfp = {
   Zero: 8,
   /** GFP_TRANSHUGE (a THP fault in a madvised VMA, src/process/thp.ts); replaces HighuserMovable. */
   Transhuge: 16,
-  /** GFP_TRANSHUGE (a THP fault in a madvised VMA, src/process/thp.ts); replaces HighuserMovable. */
-  Transhuge: 16,
 } as const;
 
 /** Marker in word `a` for page-table pages. */

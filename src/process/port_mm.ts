@@ -59,7 +59,6 @@ export class MachinePort implements MmPort {
     this.pageShift = Math.log2(this.pageSize);
     this.zeroPfn = d.zeroPfn;
     this.maxOrder = d.alloc.geometry.maxOrder;
-    this.maxOrder = d.alloc.geometry.maxOrder;
     this.u32 = d.alloc.memmap.u32;
     this.i32 = d.alloc.memmap.i32;
     this.ts = d.tagStorage;

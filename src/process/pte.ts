@@ -30,8 +30,6 @@ export const PTE_MIGRATION = 1 << 7;
 export const PTE_TAGGED = 1 << 8;
 /** Emulator bit: the slot is one of the HPAGE_PMD_NR slots of a PMD mapping (THP, src/process/thp.ts). */
 export const PTE_PMD = 1 << 9;
-/** Emulator bit: the slot is one of the HPAGE_PMD_NR slots of a PMD mapping (THP, src/process/thp.ts). */
-export const PTE_PMD = 1 << 9;
 
 /** Bits under which a slot references its pfn as a mapped page. */
 export const PTE_PRESENT_MASK = PTE_VALID | PTE_PROT_NONE;

@@ -40,7 +40,6 @@ import { PageFlag } from './port.js';
 import type { AnonVma, Vma } from './mm.js';
 import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_WRITE } from './pte.js';
 import type { FolioHandle, Thp } from './thp.js';
-import type { FolioHandle, Thp } from './thp.js';
 
 /** What the fault path needs from page migration (src/mm/migrate.ts). */
 export interface MigrationHooks {
@@ -73,8 +72,6 @@ export class Rmap {
   /** anon_vmas ordered by their first linear index. */
   private readonly ranges: AnonVma[] = [];
   private nextIndex = 1;
-  /** Transparent huge pages: folio order/head and whole-folio migration (src/process/thp.ts). */
-  folios: Thp | undefined;
   /** Transparent huge pages: folio order/head and whole-folio migration (src/process/thp.ts). */
   folios: Thp | undefined;
 

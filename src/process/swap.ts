@@ -152,7 +152,6 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     const port = L.port;
     if (pfn === port.zeroPfn || !L.rmap.isAnonPage(pfn) || L.inflight.has(pfn)) return Reclaim.Skip;
     if (L.thp.count > 0 && L.thp.isCompound(pfn)) L.thp.splitForSwap(pfn); // no THP swap with MTE (thp.ts)
-    if (L.thp.count > 0 && L.thp.isCompound(pfn)) L.thp.splitForSwap(pfn); // no THP swap with MTE (thp.ts)
     // Large folios (THP) would need splitting first (split_folio_to_list): not modelled, they are skipped.
     if (L.rmap.folioOrder(pfn) > 0) return Reclaim.Skip;
     const av = L.rmap.anonVmaOf(port.getOwner(pfn));
@@ -253,7 +252,6 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
           // folio_mapcount(folio) != 1 is skipped; refcount 1 means this PTE is the only reference.
           if (pfn === port.zeroPfn || port.pageRef(pfn) !== 1 || !port.testFlag(pfn, PageFlag.Anon)) continue;
           if (L.inflight.size > 0 && L.inflight.has(pfn)) continue;
-          if (L.thp.count > 0 && L.thp.isCompound(pfn)) L.thp.splitForSwap(pfn); // no THP swap with MTE (thp.ts)
           if (L.thp.count > 0 && L.thp.isCompound(pfn)) L.thp.splitForSwap(pfn); // no THP swap with MTE (thp.ts)
           if (L.rmap.folioOrder(pfn) > 0) continue; // THP: not split for swap here
           const r = this.swapOut(pfn, 1, v, i);

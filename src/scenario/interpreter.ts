@@ -12,7 +12,6 @@ import { InputError, formatPos, type SrcPos } from '../errors.js';
 import { checkInvariants } from '../invariants/check.js';
 import { FaultResult } from '../process/fault.js';
 import { forkProcess } from '../process/fork.js';
-import { forkProcess } from '../process/fork.js';
 import type { OpResult, ProcessLayer } from '../process/layer.js';
 import type { Process } from '../process/mm.js';
 import { SwapSystem } from '../process/swap.js';
@@ -221,15 +220,6 @@ export class Interpreter implements ExpectContext {
       case 'exit':
         L.exit(p);
         return ok;
-      case 'fork': {
-        // fork() with copy-on-write (src/process/fork.ts)
-        const old = L.processes.get(s.child.name);
-        if (old !== undefined && old.alive)
-          throw new InputError(`process '${s.child.name}' already exists`, s.child.pos);
-        const r = forkProcess(L, p, s.child.name);
-        if (r.child === undefined) this.note(`${formatPos(s.pos)}: ${s.proc.name}: fork: -ENOMEM`);
-        return ok;
-      }
       case 'fork': {
         // fork() with copy-on-write (src/process/fork.ts)
         const old = L.processes.get(s.child.name);
