@@ -23,7 +23,7 @@ import type { TagStorage } from '../arch/arm64/mte_tag_storage.js';
 import type { TagStorageReuse } from '../arch/arm64/tag_reserve.js';
 import { DtIndex, getProp, propRegs, propStrings, type DtTree } from '../dt/tree.js';
 import { InputError, type SrcPos } from '../errors.js';
-import { MigrateReason, MigrateStep, type DestAllocator, type MigrationOp } from '../mm/migrate.js';
+import { MigFlag, MigrateReason, MigrateStep, type DestAllocator, type MigrationOp } from '../mm/migrate.js';
 import type { PageAllocator } from '../mm/page_alloc.js';
 import { FaultResult } from '../process/fault.js';
 import type { ProcessLayer } from '../process/layer.js';
@@ -49,6 +49,8 @@ export interface ResolvedTarget {
   readonly nid?: number;
   /** [start, end) pfn ranges (a DT node's banks or tag storage); empty: anywhere in zone/node. */
   readonly ranges: readonly (readonly [number, number])[];
+  /** The ranges are tag storage (METADATA pages): no place for a tagged page (§3.2). */
+  readonly tagStorage?: boolean;
 }
 
 const indexCache = new WeakMap<DtTree, DtIndex>();
@@ -95,7 +97,7 @@ export function resolveTarget(t: MigrateTarget, s: MigrationSupport): ResolvedTa
       if (compat !== undefined && (propStrings(compat) ?? []).includes('arm,mte-tag-storage')) {
         const r = s.tagStorage?.regions.find((x) => x.node === path);
         if (r === undefined) throw new InputError(`tag storage node '${path}' was not brought up at boot`, t.pos);
-        return { ranges: [[r.tag.start, r.tag.end]] };
+        return { ranges: [[r.tag.start, r.tag.end]], tagStorage: true };
       }
       const dev = getProp(node, 'device_type');
       if (dev !== undefined && (propStrings(dev) ?? []).includes('memory')) {
@@ -157,6 +159,8 @@ function destFor(s: MigrationSupport, t: ResolvedTarget): DestAllocator {
   };
   return {
     alloc: (src, order) => {
+      // Tag storage cannot hold a tagged page (its tags would have to live in itself, §3.2): no destination.
+      if (t.tagStorage === true && s.reuse.migrator.mm.testFlag(src, MigFlag.MteTagged)) return -1;
       for (let k = 0; k < t.ranges.length; k++) {
         const [start, end] = t.ranges[k]!;
         const p = take(k, cursor[k]!, end, src, order);
@@ -168,6 +172,33 @@ function destFor(s: MigrationSupport, t: ResolvedTarget): DestAllocator {
     },
     release: (dst, order) => s.alloc.freePages(dst, order),
   };
+}
+
+/**
+ * Keeps the process layer's in-flight pages (layer.hold, which the invariant checker allows for) in line with
+ * the pages one migration holds unmapped: the destination from its allocation until the remap (it may already
+ * have tag storage reserved), the source from the remap until it is freed.
+ */
+class InflightTracker {
+  private dst = -1;
+  private src = -1;
+  constructor(private readonly L: ProcessLayer) {}
+
+  sync(op: MigrationOp | undefined): void {
+    const n = op?.next ?? MigrateStep.Done;
+    const dst = op !== undefined && op.dst >= 0 && n > MigrateStep.AllocDest && n <= MigrateStep.Remap ? op.dst : -1;
+    const src = op !== undefined && n === MigrateStep.FreeSource ? op.src : -1;
+    if (dst !== this.dst) {
+      if (this.dst >= 0) this.L.unhold(this.dst);
+      if (dst >= 0) this.L.hold(dst);
+      this.dst = dst;
+    }
+    if (src !== this.src) {
+      if (this.src >= 0) this.L.unhold(this.src);
+      if (src >= 0) this.L.hold(src);
+      this.src = src;
+    }
+  }
 }
 
 /**
@@ -184,9 +215,7 @@ export class MigrateVmaOp implements KernelOp {
   failed = 0;
   private addrNow: number;
   private op: MigrationOp | undefined;
-  /** Pages this op holds in flight (registered with layer.hold), unheld as the migration maps or frees them. */
-  private heldDst = -1;
-  private heldSrc = -1;
+  private readonly inflight: InflightTracker;
   private readonly dest: DestAllocator;
 
   constructor(
@@ -200,6 +229,7 @@ export class MigrateVmaOp implements KernelOp {
     const ps = L.port.pageSize;
     this.addrNow = Math.floor(start / ps) * ps;
     this.dest = destFor(s, target);
+    this.inflight = new InflightTracker(L);
   }
 
   /** The page mapped at addr that should move, or -1. */
@@ -222,9 +252,8 @@ export class MigrateVmaOp implements KernelOp {
       this.op = this.s.reuse.migrator.beginWith(src, MigrateReason.MR_SYSCALL, this.dest);
     }
     const op = this.op;
-    const before = op.next;
     const done = op.step();
-    this.track(op, before);
+    this.inflight.sync(op);
     this.L.flush();
     if (!done) return false;
     if (op.rc === 0) this.migrated += 1 << op.order;
@@ -232,27 +261,6 @@ export class MigrateVmaOp implements KernelOp {
     this.op = undefined;
     this.addrNow += ps;
     return this.addrNow >= this.end;
-  }
-
-  /** Keeps layer.inflight in line with the pages the migration holds unmapped (for --check between steps). */
-  private track(op: MigrationOp, before: MigrateStep): void {
-    const L = this.L;
-    if (before === MigrateStep.AllocDest && op.dst >= 0 && op.next !== MigrateStep.Done) {
-      this.heldDst = op.dst;
-      L.hold(op.dst);
-    }
-    if ((before === MigrateStep.Remap || op.next === MigrateStep.Done) && this.heldDst >= 0) {
-      L.unhold(this.heldDst);
-      this.heldDst = -1;
-    }
-    if (before === MigrateStep.Remap && op.next !== MigrateStep.Done) {
-      this.heldSrc = op.src;
-      L.hold(op.src);
-    }
-    if (op.next === MigrateStep.Done && this.heldSrc >= 0) {
-      L.unhold(this.heldSrc);
-      this.heldSrc = -1;
-    }
   }
 
   /** Runs to the end. */
@@ -268,16 +276,22 @@ export class CompactStepOp implements KernelOp {
   addr = -1;
   why = '';
   private readonly op: ReturnType<MigrationSupport['reuse']['compactOp']>;
+  private readonly migrator: MigrationSupport['reuse']['migrator'];
+  private readonly inflight: InflightTracker;
 
   constructor(
     private readonly L: ProcessLayer,
     s: MigrationSupport,
   ) {
     this.op = s.reuse.compactOp();
+    this.migrator = s.reuse.migrator;
+    this.inflight = new InflightTracker(L);
   }
 
   step(): boolean {
     const done = this.op.step();
+    // The migration compaction is in the middle of (Migrator.current), for the invariant checker.
+    this.inflight.sync(done ? undefined : this.migrator.current);
     this.L.flush();
     return done;
   }
