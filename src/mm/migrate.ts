@@ -91,6 +91,8 @@ export interface MigrateMm {
   readonly gfpHighuserMovable: number;
   /** /proc/vmstat event counter by name. */
   count(name: string, delta: number): void;
+  /** The kernel log at debug level (the emulator's own notes, hidden unless debug output is asked for). */
+  debug?(text: string): void;
 }
 
 /** What migration needs from the process layer (src/process/rmap.ts). */
@@ -395,6 +397,9 @@ export class Migrator {
       if (o > 0) thp++;
     }
     if (n > 0) this.mm.count('pgmigrate_fail', n);
+    if (this.mm.debug !== undefined) {
+      for (const p of failed) this.mm.debug(`mte-sim: migrate_pages: pfn 0x${p.toString(16)} not migrated`);
+    }
     // The only large folios modelled are THPs (v6.5 counts THP_MIGRATION_* per THP folio).
     if (thp > 0) this.mm.count('thp_migration_fail', thp);
   }
@@ -506,6 +511,9 @@ export class MigrationOp {
     this.next = MigrateStep.Done;
     this.release();
     if (this.countFail) {
+      this.m.mm.debug?.(
+        `mte-sim: migrate pfn 0x${this.src.toString(16)} (${MIGRATE_REASON_NAMES[this.reason]}) failed: ${rc}`,
+      );
       this.m.mm.count('pgmigrate_fail', 1 << this.order);
       if (this.order > 0) this.m.mm.count('thp_migration_fail', 1);
     }

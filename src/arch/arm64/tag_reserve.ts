@@ -233,6 +233,8 @@ export class TagReserve {
     }
     mm.count('metadata_reserve_fail', bs);
     this.stats.failed++;
+    // Not a kernel message: the emulator's note of the failure, at debug level (SPEC §4 Log).
+    this.log.debug(`mte-sim: reserve_metadata_storage: pfn 0x${pfn.toString(16)} order ${order} failed: ${ret}`);
     // Step 10: a fatal signal is a fake success; set_pte_at maps the page METADATA_NONE.
     return ret === EINTR ? 0 : ret;
   }
