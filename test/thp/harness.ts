@@ -51,7 +51,7 @@ export async function session(opts: { kernelImage?: string; minFreeKbytes?: numb
       } catch (e) {
         if (e instanceof InvariantStop) {
           const v = events.filter((x) => x.kind === 'violation');
-          throw new Error(`${e.message}: ${JSON.stringify(v)}`);
+          throw new Error(`${e.message}: ${JSON.stringify(v)}`, { cause: e });
         }
         throw e;
       }
