@@ -8,10 +8,19 @@
  * - `-D NAME[=VALUE]`; `__DTS__` is predefined (1) as the kernel's build passes -D__DTS__;
  *   `__ASSEMBLER__`, `__STDC__`, `__STDC_HOSTED__` are predefined as GCC does with -undef, and
  *   `__FILE__`, `__LINE__`, `__INCLUDE_LEVEL__`, `__COUNTER__`, `__BASE_FILE__` are built in;
- * - assembler-mode rules: an unknown `#word` line (`#address-cells`) is ordinary text (and macro-expanded),
- *   an unmatched quote runs to the end of the line, `//` and `/* … *\/` comments become whitespace;
+ * - assembler-mode rules: an unknown `#word` line (`#address-cells`) is ordinary text (and macro-expanded,
+ *   and inside macro arguments it starts a new argument, as in GCC), an unmatched quote runs to the end of
+ *   the line, `//` and `/* … *\/` comments and NUL bytes are whitespace, a `#` not followed by a
+ *   parameter in a macro body is an ordinary token;
  * - line markers: emitted (`# 1 "file" 1` on entering an include, `… 2` on leaving, a marker after a gap
  *   of more than 8 lines) and honoured in the input, so already-preprocessed text can be run through again.
+ *   (GCC in assembler mode passes an input `# 12 "file"` line through as text and leaves it to dtc; the
+ *   blob is the same either way, and honouring it here also makes `__LINE__` and errors follow it.)
+ * - a file wrapped whole in `#ifndef GUARD … #endif` is not re-read while GUARD is defined (GCC's
+ *   multiple-include optimisation, which also spares its line markers).
+ *
+ * Not supported: `#include_next`, `#assert`/`#unassert` (an assertion in `#if` is always false),
+ * `__DATE__`/`__TIME__` (left as identifiers: output must be deterministic), trigraphs and digraphs.
  *
  * Spacing follows GCC's printer (c-ppoutput.c scan_translation_unit with cpp_avoid_paste): a space only
  * where the source had whitespace or where two tokens would otherwise paste; around macro expansions the
