@@ -8,7 +8,7 @@
  * `resident`, the invariants — works unchanged): the HPAGE_PMD_NR slots of an aligned range all carry PTE_PMD
  * and map head + k. The folio is an order-HPAGE_PMD_ORDER buddy allocation; each subpage keeps its own words
  * (owner = linear index, token, refcount = slots mapping it, PG_anon, tag flags), so a PMD mapping holds one
- * reference on each subpage. Per THP this file keeps one number (`folios`: head → entire (PMD) mapcount * 1024 +
+ * reference on each subpage. Per THP this file keeps one number (`folios`: head → entire (PMD) mapcount * 2^14 +
  * subpages still mapped); nothing per page.
  *
  * The PTE table page that __do_huge_pmd_anonymous_page deposits (pgtable_trans_huge_deposit) is the PTE table
@@ -78,7 +78,8 @@ export interface FolioHandle {
   readonly folio: true;
 }
 
-const LIVE = 1024;
+/** Packing factor of `folios` values: above HPAGE_PMD_NR for every page size (8192 at 64K). */
+const LIVE = 1 << 14;
 
 export class Thp {
   /** HPAGE_PMD_ORDER: PMD_SHIFT - PAGE_SHIFT (9 for 4K pages, 11 for 16K, 13 for 64K). */
@@ -89,7 +90,7 @@ export class Thp {
   readonly size: number;
   /** has_transparent_hugepage(): the allocator can hand out order-HPAGE_PMD_ORDER blocks. */
   readonly enabled: boolean;
-  /** Compound anon folios: head pfn → entire (PMD) mapcount * 1024 + subpages still mapped. */
+  /** Compound anon folios: head pfn → entire (PMD) mapcount * LIVE + subpages still mapped. */
   private readonly folios = new Map<number, number>();
   /** Folios queued by deferred_split_folio. */
   readonly deferred = new Set<number>();
