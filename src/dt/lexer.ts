@@ -6,6 +6,12 @@
  * Also handled here, as in dtc: `/include/ "file"` (a nested input, searched in the including file's
  * directory, then the include directories) and cpp line markers `# 12 "file" 1` at the start of a line,
  * which set the file and line reported for what follows.
+ *
+ * dtc quirks kept on purpose: a character literal runs to the last `'` it can reach (`'\\'` swallows
+ * up to the next quote); a `//` comment needs a newline; a NUL or a byte of 0x80 and up outside strings
+ * and comments ends the input (dtc returns it as a negative token, which bison reads as end of input).
+ * Where dtc would fail with a syntax error anyway, the message here is more specific (unterminated
+ * string, comment or character literal). At most 200 nested and 10,000 total /include/s.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';

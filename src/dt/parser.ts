@@ -2,7 +2,8 @@
  * The DTS parser: dtc 1.6.1's dtc-parser.y as a recursive-descent parser with the same semantic actions,
  * run in the same order (amendments and deletions apply to the tree as they are read). Integer
  * expressions are evaluated as dtc does, in uint64 arithmetic with every operand evaluated (so `0 ? 1/0 : 2`
- * is still a division by zero), and shifts by 64 or more give 0.
+ * is still a division by zero), and shifts by 64 or more give 0. Where dtc reports an error and goes on,
+ * the first error is thrown; nodes and parentheses nested deeper than 500 are refused (dtc has no limit).
  */
 import { InputError, type SrcPos } from '../errors.js';
 import { Data } from './data.js';
