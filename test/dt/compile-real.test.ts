@@ -94,3 +94,12 @@ test('the MTE variant: memory0/memory1 get phandles 0xb and 0xc, as in the commi
   expect(mem.map((m) => m.labels)).toEqual([['memory0'], ['memory1']]);
   expect(tree.memreserve).toEqual([{ address: 0x80000000n, size: 0x10000n, labels: [] }]);
 });
+
+test("QEMU's decompiled virt DTS (numeric phandles, \\0 in strings) compiles as dtc compiles it", () => {
+  const file = path.join(ROOT, 'qemu/virt-mte-qemu7.2.dts');
+  const oracle = dtc(readFile(file));
+  for (const preprocess of [true, false]) {
+    const tree = compileDts(readFile(file), { file, preprocess });
+    expect(same(writeDtb(tree), oracle)).toBe(true);
+  }
+});
