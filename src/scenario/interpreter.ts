@@ -20,7 +20,15 @@ import { PTE_PRESENT_MASK, PTE_SWAP } from '../process/pte.js';
 import type { ByteRange, ExpectStmt, Prot, ProcStmt, Scenario, ShowStmt, Stmt, ThreadStmt } from './ast.js';
 import { evaluateExpect, formatExpectFailure, type ExpectContext, type QueryRange } from './expr.js';
 import { AtomicOp, Rng, TouchOp, type KernelOp, type Machine } from './runtime.js';
-import { CompactStepOp, MigrateVmaOp, needSupport, resolveTarget, runCompact, runMigrate } from './migrate_ops.js';
+import {
+  CompactStepOp,
+  MigrateVmaOp,
+  MigrationWaitOp,
+  needSupport,
+  resolveTarget,
+  runCompact,
+  runMigrate,
+} from './migrate_ops.js';
 import { formatSize } from './sizes.js';
 
 export interface ExpectRecord {
@@ -273,7 +281,13 @@ export class Interpreter implements ExpectContext {
     const p = this.layer.processes.get(s.proc.name);
     const locks =
       s.kind === 'mprotect' || s.kind === 'munmap' || s.kind === 'mmap' || s.kind === 'exit' || s.kind === 'fork';
-    return new AtomicOp(() => this.runSequential(s), locks ? p?.mm : undefined);
+    const op = new AtomicOp(() => this.runSequential(s), locks ? p?.mm : undefined);
+    if (s.kind === 'settag' || s.kind === 'access') {
+      // migration_entry_wait (src/scenario/migrate_ops.ts)
+      const [a, b] = this.span(this.proc(s), s.vma, s.range);
+      return new MigrationWaitOp(op, L, this.proc(s), a, b);
+    }
+    return op;
   }
 
   /** The swap system installed on the layer (src/process/swap.ts), if any. */

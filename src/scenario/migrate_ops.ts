@@ -28,7 +28,7 @@ import type { PageAllocator } from '../mm/page_alloc.js';
 import { FaultResult } from '../process/fault.js';
 import type { ProcessLayer } from '../process/layer.js';
 import type { Process } from '../process/mm.js';
-import { PTE_PRESENT_MASK } from '../process/pte.js';
+import { PTE_MIGRATION, PTE_PRESENT_MASK } from '../process/pte.js';
 import type { MigrateTarget } from './ast.js';
 import type { KernelOp } from './runtime.js';
 
@@ -319,4 +319,44 @@ export function runMigrate(
 export function runCompact(L: ProcessLayer, s: MigrationSupport): void {
   s.reuse.compactAll();
   L.flush();
+}
+
+/** Returns true if a page of [start, end) of p is a migration entry (a migration holds it unmapped). */
+export function migrationEntryIn(L: ProcessLayer, p: Process, start: number, end: number): boolean {
+  const ps = L.port.pageSize;
+  for (const v of p.mm.vmas) {
+    if (v.end <= start || v.start >= end) continue;
+    const i0 = Math.max(0, Math.floor((start - v.start) / ps));
+    const i1 = Math.min(v.pages, Math.ceil((end - v.start) / ps));
+    for (let i = i0; i < i1; i++) if ((v.pte[i]! & PTE_MIGRATION) !== 0) return true;
+  }
+  return false;
+}
+
+/**
+ * A race thread's `settag` or `access` (one atomic step) that meets a page under migration waits, as the
+ * fault does in migration_entry_wait (mm/migrate.c), instead of faulting again and again inside its one step:
+ * the step does nothing while a page of its range is a migration entry. The migration that holds it belongs to
+ * another thread and finishes in a few steps, so the wait ends.
+ */
+export class MigrationWaitOp implements KernelOp {
+  result: FaultResult = FaultResult.Ok;
+  addr = -1;
+  why = '';
+  constructor(
+    private readonly inner: KernelOp,
+    private readonly L: ProcessLayer,
+    private readonly p: Process,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
+  step(): boolean {
+    if (migrationEntryIn(this.L, this.p, this.start, this.end)) return false;
+    const done = this.inner.step();
+    this.result = this.inner.result;
+    this.addr = this.inner.addr;
+    this.why = this.inner.why;
+    return done;
+  }
 }
