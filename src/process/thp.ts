@@ -370,6 +370,17 @@ export class Thp {
       if ((vma.flags & VM_MTE) !== 0) nf |= PTE_TAGGED;
       if ((vma.flags & VM_WRITE) !== 0 && ((f & PTE_WRITE) !== 0 || this.exclusive(head))) nf |= PTE_WRITE;
     }
+    // fix.metadata_none off: the PMD is mapped tagged at once, so its tag storage is reserved now, order 9, as
+    // src/process/migrate_mprotect.ts does for PTEs (the design the fix replaced).
+    if (
+      (nf & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED) &&
+      (f & PTE_TAGGED) === 0 &&
+      !this.L.fixMetadataNone &&
+      port.metadataEnabled() &&
+      !port.testFlag(head, PageFlag.TagStorageReserved) &&
+      !port.isMetadataPage(head)
+    )
+      port.reserveMetadata(head, this.order, Gfp.HighuserMovable);
     if ((nf & PTE_VALID) !== 0 && !pteMetadataNone(f)) this.setPmdAt(vma, i0, head, nf);
     else if ((nf & PTE_VALID) === 0) this.setAll(vma, i0, nf);
     return end;

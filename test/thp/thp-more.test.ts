@@ -72,4 +72,22 @@ describe('THP and the other movers', () => {
     ]);
     clean(r);
   });
+
+  test('fix.metadata_none=off: mprotect(PROT_MTE) maps the PMD tagged at once, reserving order 9 there', async () => {
+    const r = await runScn([
+      'config fix.metadata_none=off',
+      'process app',
+      'app: mmap later 4M thp',
+      'app: touch later',
+      'app: mprotect later prot=rw+mte',
+      // Two THPs, 16 tag pages each, reserved by mprotect itself (no METADATA_NONE fault afterwards).
+      'expect vmstat.metadata_reserve_success == 1 + 32',
+      'expect meminfo.AnonHugePages == 4096',
+      'app: settag later 0..16 3',
+      'expect app:later tag(0..16) == 3',
+      'app: munmap later',
+      'expect vmstat.metadata_reserve_free == vmstat.metadata_reserve_success - 1',
+    ]);
+    clean(r);
+  });
 });
