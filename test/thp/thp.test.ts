@@ -156,6 +156,24 @@ describe('split, fallback, swap', () => {
     ]);
   });
 
+  test('partial munmap: split_huge_pmd, the unmapped half goes through the deferred split, its tag pages return', async () => {
+    const s = await session();
+    s.run(['process app', 'app: mmap huge 2M prot=rw+mte thp', 'app: touch huge', 'app: settag huge 2097136..2M 8']);
+    const freed = s.vmstat('metadata_reserve_free');
+    const p = s.layer.processes.get('app')!;
+    const m = p.named.get('huge')!;
+    s.layer.munmap(p, m.start, m.start + 2 ** 20);
+    expect(s.vmstat('thp_split_pmd')).toBe(1);
+    expect(s.vmstat('thp_deferred_split_page')).toBe(1);
+    expect(s.vmstat('thp_split_page')).toBe(1);
+    // The first 256 pages had 8 tag blocks to themselves (32 pages per tag page, block size 1).
+    expect(s.vmstat('metadata_reserve_free') - freed).toBe(8);
+    expect(s.meminfo('AnonPages')).toBe(1024);
+    expect(s.meminfo('AnonHugePages')).toBe(0);
+    s.run(['expect app:huge tag(2097136..2M) == 8', 'app: access huge 2097136..2M tag=8', 'app: exit']);
+    s.run(['expect vmstat.metadata_reserve_free == vmstat.metadata_reserve_success - 1']);
+  });
+
   test('no order-9 page: thp_fault_fallback and 4K pages', async () => {
     const s = await session();
     const port = s.layer.port;
