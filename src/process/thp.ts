@@ -535,7 +535,9 @@ export class Thp {
   unmapFolio(pfn: number): FolioHandle | null | undefined {
     const head = this.headOf(pfn);
     if (pfn !== head) {
+      // THP_MIGRATION_SPLIT: the folio is split so that its pages can move one by one.
       this.splitFolio(head);
+      this.port.count('thp_migration_split', 1);
       return undefined;
     }
     const port = this.port;

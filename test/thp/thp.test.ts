@@ -130,6 +130,42 @@ describe('mprotect(PROT_MTE) of a THP goes through the PMD path (kernel-facts §
   });
 });
 
+describe('§5.4 failure paths', () => {
+  test('a failed order-9 reservation migrates the whole THP to a tagged one (thp_migration_success)', async () => {
+    const s = await session();
+    s.run(['process app', 'app: mmap later 2M thp', 'app: touch later', 'app: mprotect later prot=rw+mte']);
+    const port = s.layer.port;
+    const orig = port.reserveMetadata.bind(port);
+    let refused = 0;
+    // The fault's own reserve_metadata_storage(page, 9) fails (-EBUSY); the migration target is allocated with
+    // __GFP_TAGGED, whose reservation goes through the allocator's hook, not through this call.
+    port.reserveMetadata = (pfn: number, order: number, gfp: number): number => {
+      if (order === 9) {
+        refused++;
+        return -16;
+      }
+      return orig(pfn, order, gfp);
+    };
+    const [v] = s.vmas('app', 'later');
+    const head = v!.pfn[0]!;
+    const succ = s.vmstat('metadata_reserve_success');
+    s.run(['app: touch later 0..4K', 'app: settag later 0..16 6', 'app: settag later 2097136..2M 7']);
+    expect(refused).toBe(1);
+    expect(s.vmstat('pgmigrate_success')).toBe(512);
+    expect(s.vmstat('thp_migration_success')).toBe(1);
+    expect(s.vmstat('metadata_reserve_success') - succ).toBe(16);
+    expect(v!.pfn[0]).not.toBe(head);
+    expect(v!.pte[0]! & (PTE_PMD | PTE_VALID | PTE_TAGGED)).toBe(PTE_PMD | PTE_VALID | PTE_TAGGED);
+    expect(s.vmstat('thp_split_pmd')).toBe(0);
+    s.run([
+      'expect app:later tag(0..16) == 6',
+      'expect app:later tag(2097136..2M) == 7',
+      'app: munmap later',
+      'expect vmstat.metadata_reserve_free == vmstat.metadata_reserve_success - 1',
+    ]);
+  });
+});
+
 describe('split, fallback, swap', () => {
   test('partial mprotect splits the PMD (thp_split_pmd); the folio stays until munmap, tags kept', async () => {
     const s = await session();
