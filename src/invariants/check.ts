@@ -42,8 +42,26 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
 
   // 2, 3, 5: one pass over every slot of every live process.
   const refs = new Map<number, number>();
-  /** Pages mapped once with refcount 1 (most of them): consistent by construction, kept for check 4. */
-  const single: number[] = [];
+  // Tag block users (check 4), counted as the pass goes; consecutive pages mostly share a block.
+  const users = new Map<number, number>();
+  const canCount = port.tagBlockOf !== undefined;
+  let runBlock = -1;
+  let runCount = 0;
+  const endRun = (): void => {
+    if (runBlock >= 0) users.set(runBlock, (users.get(runBlock) ?? 0) + runCount);
+    runBlock = -1;
+    runCount = 0;
+  };
+  const countUser = (pfn: number): void => {
+    if (!canCount || !port.testFlag(pfn, PageFlag.TagStorageReserved)) return;
+    const b = port.tagBlockOf!(pfn);
+    if (b < 0) return;
+    if (b !== runBlock) {
+      endRun();
+      runBlock = b;
+    }
+    runCount++;
+  };
   const migrating = new Set<number>();
   const enabled = port.metadataEnabled();
   for (const p of L.processes.values()) {
@@ -74,7 +92,7 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
         if (ref !== 1 || !ownerOk || overlapping || (f & PTE_MIGRATION) !== 0 || L.inflight.has(pfn)) {
           refs.set(pfn, (refs.get(pfn) ?? 0) + 1);
         } else {
-          single.push(pfn);
+          countUser(pfn); // mapped once: counted here; pages in `refs` are counted once below
         }
         if (port.getToken(pfn) !== v.token[i]) {
           const m = `data: ${where(p, v, i, pfn)} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
@@ -89,15 +107,6 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
         ) {
           if (add(`tag storage: ${where(p, v, i, pfn)} is mapped tagged without PG_tag_storage_reserved`)) return out;
         }
-        if (
-          enabled &&
-          port.isTagBlockReserved !== undefined &&
-          port.isMetadataPage(pfn) &&
-          port.isTagBlockReserved(pfn)
-        ) {
-          if (add(`tag storage: reserved tag block page ${hex(pfn)} holds process data (${where(p, v, i, pfn)})`))
-            return out;
-        }
       }
     }
   }
@@ -110,19 +119,21 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   // 4. Refcount of every reserved block == 1 + tagged pages covering it (counted over mapped pages and the
   // zero page; skipped while a migration is in flight, when a destination is tagged but not mapped yet).
   if (enabled && migrating.size === 0 && port.reservedBlocks !== undefined && port.tagBlockOf !== undefined) {
-    const users = new Map<number, number>();
-    const countUser = (pfn: number): void => {
-      if (!port.testFlag(pfn, PageFlag.TagStorageReserved)) return;
-      const b = port.tagBlockOf!(pfn);
-      if (b >= 0) users.set(b, (users.get(b) ?? 0) + 1);
-    };
     const pages = new Set<number>([port.zeroPfn, ...refs.keys(), ...L.inflight.keys()]);
     for (const pfn of pages) countUser(pfn);
-    for (const pfn of single) countUser(pfn);
+    endRun();
     const reserved = new Map(port.reservedBlocks());
     for (const [block, rc] of [...reserved].sort((a, b) => a[0] - b[0])) {
       const u = users.get(block) ?? 0;
       if (rc !== 1 + u && add(`tag block ${hex(block)} has refcount ${rc}, ${u} tagged pages use it`)) return out;
+    }
+    // 3. No reserved block holds process data: every page of every reserved block is a tag page, not mapped.
+    for (const block of reserved.keys()) {
+      const nr = port.tagBlockPagesAt !== undefined ? port.tagBlockPagesAt(block) : 1;
+      for (let t = block; t < block + nr; t++) {
+        if (L.rmap.isAnonPage(t) && add(`tag storage: reserved tag block page ${hex(t)} holds process data`))
+          return out;
+      }
     }
     // 3. Every block a tagged page relies on is reserved.
     for (const [block, u] of [...users].sort((a, b) => a[0] - b[0])) {

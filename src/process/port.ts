@@ -98,6 +98,8 @@ export interface MmPort {
   tagBlockOf?(pfn: number): number;
   /** Returns true if tag storage page tagPfn belongs to a reserved tag block (in tag_blocks_reserved). */
   isTagBlockReserved?(tagPfn: number): boolean;
+  /** Pages per tag block of the region holding tag storage page tagPfn (block_size_pages), or 0. */
+  tagBlockPagesAt?(tagPfn: number): number;
   /** Every reserved tag block: [first pfn of the block, its refcount]. */
   reservedBlocks?(): Iterable<[number, number]>;
   /** The allocator's own free-list consistency check (SPEC §5.1): one message per problem. */

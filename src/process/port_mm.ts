@@ -199,6 +199,11 @@ export class MachinePort implements MmPort {
     return false;
   }
 
+  tagBlockPagesAt(tagPfn: number): number {
+    for (const r of this.ts?.regions ?? []) if (tagPfn >= r.tag.start && tagPfn <= r.tag.end) return r.blockSizePages;
+    return 0;
+  }
+
   reservedBlocks(): Iterable<[number, number]> {
     const ts = this.ts;
     if (ts === undefined) return [];

@@ -142,14 +142,15 @@ export class Interpreter implements ExpectContext {
         }
       }
     }
-    this.afterStep(s.pos);
+    // `show` and `expect` only read the machine: the invariants that held before them still hold.
+    this.afterStep(s.pos, s.kind !== 'show' && s.kind !== 'expect');
   }
 
-  private afterStep(pos: SrcPos): void {
+  private afterStep(pos: SrcPos, changed = true): void {
     // The CPU is free: OOM victims exit, woken kswapd threads run (src/process/swap.ts background()).
     this.swapSys()?.background();
     this.flushLog();
-    if (!this.opts.check) return;
+    if (!this.opts.check || !changed) return;
     const v = checkInvariants(this.layer);
     if (v.length === 0) return;
     this.violations++;
