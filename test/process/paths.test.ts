@@ -220,3 +220,20 @@ describe('munmap and exit', () => {
     expect(port.free.length + 2).toBe(port.pages); // all but the zero page and its tag page
   });
 });
+
+describe('invariants catch what they are for', () => {
+  test('a reserved tag block that holds process data (3), a wrong map count (2), a lost write (5)', () => {
+    const { port, L, p } = setup();
+    const v = L.mmap(p, 'x', 16 * K, RW, false, false)!;
+    L.touch(p, v.start, v.end, true);
+    expect(checkInvariants(L)).toEqual([]);
+    port.blockRef.set(v.pfn[0]!, 1); // pretend the page is a reserved tag block
+    expect(checkInvariants(L).some((m) => m.includes('holds process data'))).toBe(true);
+    port.blockRef.delete(v.pfn[0]!);
+    port.setPageRef(v.pfn[1]!, 2);
+    expect(checkInvariants(L).some((m) => m.startsWith('map count: pfn'))).toBe(true);
+    port.setPageRef(v.pfn[1]!, 1);
+    port.setToken(v.pfn[2]!, 12345);
+    expect(checkInvariants(L).some((m) => m.startsWith('data: a[1000] x'))).toBe(true);
+  });
+});
