@@ -254,3 +254,22 @@ describe('blocksFor', () => {
     expect(m.reserve.blocksFor(m.region.tag.start, 0)).toBeUndefined();
   });
 });
+
+describe('v1 over-reservation at the end of a region', () => {
+  test('blocks past the tag range are refused with the kernel error and the call fails', () => {
+    const m = machine(2);
+    const last = m.region.mem.end + 1 - 512;
+    expect(m.reserve.reserveMetadataStorage(last, 9, TAGGED)).toBe(-34);
+    const start = m.region.tag.start + last / 32;
+    const past = m.region.tag.end + 1;
+    const hex = (p: number): string => (p * 4096).toString(16);
+    expect(m.log.all().map((r) => r.text)).toContain(
+      `Block 0x${hex(past)}-0x${hex(past + 2)} is outside tag region 0x${hex(m.region.tag.start)}-0x${hex(m.region.tag.end)}`,
+    );
+    // The eight blocks inside the region that were taken on the way are given back.
+    expect(m.ts.reservedBlocks.size).toBe(0);
+    expect(m.isFree(start)).toBe(true);
+    expect(m.ev('metadata_reserve_success')).toBe(16);
+    expect(m.ev('metadata_reserve_fail')).toBe(2);
+  });
+});
