@@ -239,7 +239,7 @@ export class Lexer {
     this.includeDirs = opts.includeDirs ?? [];
     this.readFile = opts.readFile ?? ((p: string): string => readFileSync(p, 'latin1'));
     this.totalChars = text.length;
-    this.maxChars = opts.maxInputChars ?? 256 * 1024 * 1024;
+    this.maxChars = opts.maxInputChars ?? 64 * 1024 * 1024;
   }
 
   private posAt(i: number): SrcPos {
