@@ -119,8 +119,9 @@ export class ProcessLayer {
     this.thp = new Thp(this);
     this.rmap.folios = this.thp;
     this.bitsPerLevel = port.pageShift - 3;
-    // CONFIG_PGTABLE_LEVELS for the v6.5 defconfig VA sizes: 4K/48-bit 4, 16K/47-bit 3, 64K/48-bit 3.
-    this.levels = port.pageShift === 12 ? 4 : 3;
+    // CONFIG_PGTABLE_LEVELS with the defconfig's ARM64_VA_BITS_48 (arch/arm64/Kconfig, v6.5): 4 for 4K and 16K
+    // pages, 3 for 64K (the boot code assumes VA_BITS 48 too: src/boot/early.ts).
+    this.levels = port.pageShift === 16 ? 3 : 4;
     this.pteSpan = 2 ** (port.pageShift + this.bitsPerLevel);
   }
 
@@ -274,10 +275,8 @@ export class ProcessLayer {
     if ((vma.flags & VM_MTE) !== 0) f |= PTE_TAGGED;
     if ((vma.flags & VM_WRITE) !== 0 && pfn !== this.port.zeroPfn) {
       // Writable only when the page is not shared copy-on-write (after fork a write fault then goes to do_wp_page).
-      if ((vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) {
-        f |= PTE_WRITE;
-        if (write) f |= PTE_DIRTY;
-      }
+      if (write || (vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) f |= PTE_WRITE;
+      if (write) f |= PTE_DIRTY;
     }
     return f;
   }
@@ -416,8 +415,9 @@ export class ProcessLayer {
   /** mm_alloc + pgd_alloc. When no page is left for the pgd the process still exists, with pgdPfn -1. */
   createProcess(name: string): Process {
     const mm = new Mm(this.nextMmId++);
-    // pgd_alloc: one page when PGD_SIZE == PAGE_SIZE (4K/48-bit, 16K/47-bit); 64K/48-bit uses a kmem cache.
-    if (this.port.pageShift !== 16) mm.pgdPfn = this.allocTablePage(mm);
+    // pgd_alloc: a page when PGD_SIZE == PAGE_SIZE (4K: 512 entries); with 16K (2 entries) and 64K (64 entries)
+    // and VA_BITS 48 the pgd is smaller than a page and comes from a kmem cache (arch/arm64/mm/pgd.c).
+    if (this.port.pageShift === 12) mm.pgdPfn = this.allocTablePage(mm);
     const p = new Process(this.nextPid++, name, mm);
     this.processes.set(name, p);
     return p;
