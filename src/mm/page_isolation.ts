@@ -55,6 +55,8 @@ export interface IsolationMm extends MigrateMm {
   isReservedPage(pfn: number): boolean;
   /** Flushes per-cpu free lists back to the buddy (drain_all_pages), if the allocator has them. */
   drainAllPages?(): void;
+  /** drain_all_pages(zone) for the zone of pfn only. */
+  drainZoneOf?(pfn: number): void;
   /** The kernel log, for WARN lines. */
   warn(text: string): void;
   /** The kernel log at debug level. */
@@ -233,7 +235,8 @@ export class PageIsolation {
     }
     // drain_all_pages(cc.zone): pcp pages of the range become visible as free. Pages freed later by the
     // migrations land on the isolate lists directly (ISOLATE pages bypass the pcp lists).
-    mm.drainAllPages?.();
+    if (mm.drainZoneOf !== undefined) mm.drainZoneOf(start);
+    else mm.drainAllPages?.();
     let ret = this.allocContigMigrateRange(start, end, gfp, { start, end });
     if (ret === 0) {
       if (!this.testPagesIsolated(start, end)) {
@@ -441,6 +444,12 @@ export class BuddyMigrateMm implements IsolationMm {
   drainAllPages(): void {
     this.lastHead = -1;
     this.alloc.drainAllPages();
+  }
+  drainZoneOf(pfn: number): void {
+    this.lastHead = -1;
+    const z = this.alloc.zoneForPfn(pfn);
+    if (z !== undefined) this.alloc.drainZonePages(z);
+    else this.alloc.drainAllPages();
   }
   warn(text: string): void {
     this.log.warn(text);
