@@ -275,8 +275,10 @@ export class ProcessLayer {
     if ((vma.flags & VM_MTE) !== 0) f |= PTE_TAGGED;
     if ((vma.flags & VM_WRITE) !== 0 && pfn !== this.port.zeroPfn) {
       // Writable only when the page is not shared copy-on-write (after fork a write fault then goes to do_wp_page).
-      if (write || (vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) f |= PTE_WRITE;
-      if (write) f |= PTE_DIRTY;
+      if ((vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) {
+        f |= PTE_WRITE;
+        if (write) f |= PTE_DIRTY;
+      }
     }
     return f;
   }
