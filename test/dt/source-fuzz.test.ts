@@ -205,7 +205,7 @@ test('mutated DTS sources give success or InputError, nothing else (≥ 1,000 ca
   expect(errors).toBeLessThan(1200);
 });
 
-test('mutated DTS sources (no preprocessing): the same verdict and bytes as dtc (400 cases)', () => {
+test('mutated DTS sources (no preprocessing): the same verdict and bytes as dtc (300 cases)', () => {
   const noCpp = [SMALL[0]!, SMALL[2]!, SMALL[3]!];
   let accepted = 0;
   fc.assert(
@@ -224,12 +224,12 @@ test('mutated DTS sources (no preprocessing): the same verdict and bytes as dtc 
         expect(ours?.toString('hex')).toBe(r.stdout.toString('hex'));
       } else expect(ours).toBeUndefined();
     }),
-    { numRuns: 400, seed: 0xd7c, endOnFailure: true },
+    { numRuns: 300, seed: 0xd7c, endOnFailure: true },
   );
   expect(accepted).toBeGreaterThan(0);
 });
 
-test('mutated macro-using sources: the same verdict and bytes as cpp | dtc (200 cases)', () => {
+test('mutated macro-using sources: the same verdict and bytes as cpp | dtc (150 cases)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'mte-sim-fuzz-'));
   try {
     writeFileSync(path.join(dir, 'defs.h'), FILES['defs.h']!);
@@ -257,7 +257,7 @@ test('mutated macro-using sources: the same verdict and bytes as cpp | dtc (200 
         if (r.status === 0) expect(ours?.toString('hex')).toBe(r.stdout.toString('hex'));
         else expect(ours).toBeUndefined();
       }),
-      { numRuns: 200, seed: 0xcafe, endOnFailure: true },
+      { numRuns: 150, seed: 0xcafe, endOnFailure: true },
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
