@@ -49,7 +49,8 @@ export interface ForkResult {
 export function forkProcess(L: ProcessLayer, parent: Process, childName: string): ForkResult {
   const child = L.createProcess(childName);
   const pageShift = L.port.pageShift;
-  if (L.port.pageShift !== 16 && child.mm.pgdPfn < 0) return fail(L, child);
+  // pgd_alloc takes a page only with 4K pages (layer.createProcess); -1 there means it failed.
+  if (L.port.pageShift === 12 && child.mm.pgdPfn < 0) return fail(L, child);
   for (const pv of parent.mm.vmas) {
     if (pv.dead) continue;
     const cv = new Vma(

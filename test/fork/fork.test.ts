@@ -163,6 +163,31 @@ describe('fork: tags and data survive, at the first and last granule and by the 
   });
 });
 
+describe('fork with other page sizes', () => {
+  test.each(['16K', '64K'])('page_size=%s: COW and tags at the first and last granule', async (ps) => {
+    const r = await runScn([
+      `config page_size=${ps}`,
+      'process a',
+      'a: mmap x 1M prot=rw+mte',
+      'a: touch x',
+      'a: settag x 0..16 2',
+      'a: settag x 1048560..1M 9',
+      'a: fork b',
+      'b: touch x',
+      'b: settag x 0..16 5',
+      'expect a:x tag(0..16) == 2',
+      'expect b:x tag(0..16) == 5',
+      'expect b:x tag(1048560..1M) == 9',
+      'b: exit',
+      'expect a:x tag(1048560..1M) == 9',
+      'a: exit',
+      'expect vmstat.nr_anon_pages == 0',
+      'expect vmstat.nr_page_table_pages == 0',
+    ]);
+    clean(r);
+  });
+});
+
 describe('fork of transparent huge pages (copy_huge_pmd)', () => {
   test('both map the THP; a child write splits only its PMD; tags and data survive; memory comes back', async () => {
     const s = await session();
