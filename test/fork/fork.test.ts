@@ -163,6 +163,37 @@ describe('fork: tags and data survive, at the first and last granule and by the 
   });
 });
 
+describe('fork in a race', () => {
+  test('fork beside the parent touching, mprotect-splitting and faulting its THP: invariants hold (6 seeds)', async () => {
+    const text = [
+      'process a',
+      'a: mmap x 64K prot=rw+mte',
+      'a: mmap h 2M prot=rw+mte thp',
+      'a: touch x 0..32K',
+      'a: touch h',
+      'a: settag x 0..64K 3',
+      'race {',
+      '  thread A {',
+      '    a: fork b',
+      '    b: touch x',
+      '  }',
+      '  thread B {',
+      '    a: touch x',
+      '    a: mprotect h prot=rw 0..16K',
+      '    a: touch h 0..4K',
+      '  }',
+      '}',
+      'b: access x 16K..64K tag=3',
+      'b: touch h',
+      'b: exit',
+      'a: exit',
+      'expect vmstat.nr_anon_pages == 0',
+      'expect vmstat.metadata_reserve_free == vmstat.metadata_reserve_success - 1',
+    ];
+    for (let seed = 1; seed <= 6; seed++) clean(await runScn(text, { seed }));
+  });
+});
+
 describe('fork with other page sizes', () => {
   test.each(['16K', '64K'])('page_size=%s: COW and tags at the first and last granule', async (ps) => {
     const r = await runScn([

@@ -18,7 +18,10 @@ export interface RunOut {
   err: string;
 }
 
-export async function runScn(lines: string[], opts: { check?: boolean; dt?: string } = {}): Promise<RunOut> {
+export async function runScn(
+  lines: string[],
+  opts: { check?: boolean; dt?: string; seed?: number } = {},
+): Promise<RunOut> {
   const file = path.join(dir, `s${n++}.scn`);
   writeFileSync(file, lines.join('\n') + '\n');
   const sinks = new MemorySinks();
@@ -26,6 +29,7 @@ export async function runScn(lines: string[], opts: { check?: boolean; dt?: stri
     scenarios: [file],
     dt: opts.dt ?? SMALL_DT,
     check: opts.check ?? true,
+    ...(opts.seed !== undefined ? { seed: String(opts.seed) } : {}),
     include: [],
     globals: { json: false, color: false, quiet: true, verbose: false },
     sinks,
