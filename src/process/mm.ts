@@ -8,7 +8,7 @@
 export const VM_READ = 0x1;
 export const VM_WRITE = 0x2;
 export const VM_SHARED = 0x8;
-/** MADV_HUGEPAGE (recorded; THP faults are issue #5). */
+/** MADV_HUGEPAGE: THP faults for the VMA (src/process/thp.ts). */
 export const VM_HUGEPAGE = 0x20;
 /** VM_MTE (VM_HIGH_ARCH_0 on arm64): the VMA is mapped with PROT_MTE. */
 export const VM_MTE = 0x100;

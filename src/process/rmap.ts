@@ -18,7 +18,8 @@
  * ```
  * rmap.isMovable(pfn)        // an anon page mapped by a process, not pinned (isolate_lru_page would succeed)
  * rmap.isPinned(pfn)         // refcount above the references the rmap accounts for (never true yet)
- * rmap.folioOrder(pfn)       // 0 (THP is issue #5); rmap.folioHead(pfn) == pfn
+ * rmap.folioOrder(pfn)       // HPAGE_PMD_ORDER for the head of a THP (src/process/thp.ts), else 0
+ * rmap.folioHead(pfn)        // the THP's head for any of its pages, else pfn; unmap/remap/undo move a THP whole
  * rmap.unmap(pfn)            // try_to_migrate: PTEs -> migration entries, +1 isolation ref; handle or null
  * rmap.remap(handle, dst)    // remove_migration_ptes(src -> dst): entries -> dst through set_pte_at (mte_sync_tags
  *                            //   and the §5.5 METADATA_NONE net); owner, PageAnon and refcount move to dst.
