@@ -7,5 +7,7 @@ export default {
   roots: ['<rootDir>/test'],
   setupFiles: ['<rootDir>/test/setup-env.cjs'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
-  testTimeout: 60000,
+  testTimeout: 120000,
+  // CI has 2 cores: use both (jest's default would be one worker there); many tests spawn dtc or the CLI.
+  maxWorkers: 2,
 };
