@@ -5,10 +5,14 @@
  * after every statement).
  */
 import { beforeAll, describe, expect, test } from '@jest/globals';
+import path from 'node:path';
 import { InputError } from '../../src/errors.js';
 import { MIGRATE_METADATA } from '../../src/mm/zone.js';
 import { PageFlag } from '../../src/process/port.js';
 import { Session } from './session.js';
+
+/** The 512 MiB test platform (one zone, DMA): races check the invariants after every step, cheap here. */
+const SMALL = path.resolve('test/run/fixtures/small-mte.dts');
 
 const TAGGED = `
 process app
@@ -167,7 +171,41 @@ expect app:a resident == 512
 expect app:b resident == 512
 `;
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-      const s = await Session.boot();
+      const s = await Session.boot(SMALL);
+      expect(s.run(text, seed)).toEqual([]);
+    }
+  });
+  test('three threads: migrations to a zone, a DT node and a node, pageout, swap-in, mprotect and compact', async () => {
+    const text = `
+config swap=64M
+process app
+app: mmap a 1M prot=rw+mte
+app: mmap b 1M
+app: touch a
+app: touch b
+app: settag a 0..1M 3
+race {
+  thread A {
+    app: migrate a to=DMA
+    app: migrate b to=&memory0
+    compact
+  }
+  thread B {
+    app: pageout a 0..256K
+    app: mprotect b prot=rw+mte
+    app: touch a 0..512K read
+    app: touch b read
+  }
+  thread C {
+    app: migrate a 512K..1M to=node0
+    app: touch b 0..64K
+  }
+}
+app: access a 0..1M tag=3
+expect dmesg !~ "tag check fault"
+`;
+    for (const seed of [1, 2, 3, 4, 5, 6]) {
+      const s = await Session.boot(SMALL);
       expect(s.run(text, seed)).toEqual([]);
     }
   });
