@@ -215,6 +215,8 @@ export class MigrateVmaOp implements KernelOp {
   failed = 0;
   private addrNow: number;
   private op: MigrationOp | undefined;
+  /** Pages from the current address to the end of the folio being migrated. */
+  private pagesLeft = 1;
   private readonly inflight: InflightTracker;
   private readonly dest: DestAllocator;
 
@@ -249,7 +251,10 @@ export class MigrateVmaOp implements KernelOp {
       let src = -1;
       while (this.addrNow < this.end && this.p.alive && (src = this.sourceAt(this.addrNow)) < 0) this.addrNow += ps;
       if (src < 0) return true;
-      this.op = this.s.reuse.migrator.beginWith(src, MigrateReason.MR_SYSCALL, this.dest);
+      // A page of a THP moves with its folio (src/process/thp.ts): migrate the head, then go past the folio.
+      const head = this.L.rmap.folioHead(src);
+      this.op = this.s.reuse.migrator.beginWith(head, MigrateReason.MR_SYSCALL, this.dest);
+      this.pagesLeft = head + (1 << this.op.order) - src;
     }
     const op = this.op;
     const done = op.step();
@@ -259,7 +264,7 @@ export class MigrateVmaOp implements KernelOp {
     if (op.rc === 0) this.migrated += 1 << op.order;
     else this.failed += 1 << op.order;
     this.op = undefined;
-    this.addrNow += ps;
+    this.addrNow += this.pagesLeft * ps;
     return this.addrNow >= this.end;
   }
 

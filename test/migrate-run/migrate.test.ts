@@ -101,6 +101,35 @@ describe('migrate to another zone, node and DT memory node', () => {
     expect(s.vmstat('pgmigrate_fail') - fail0).toBe(16);
     expect(s.pfns('app', 'buf')).toEqual(before);
   });
+  test('a THP moves as one folio (order 9): thp_migration_success, tags at the first and last granule', async () => {
+    const s = await Session.boot();
+    expect(
+      s.run(`process t
+t: mmap h 4M prot=rw+mte thp
+t: touch h
+t: settag h 0..4M 5
+t: settag h 0..16 2
+t: settag h 0x3ffff0..4M 9
+`),
+    ).toEqual([]);
+    const tokens = s.tokens('t', 'h');
+    const ok0 = s.vmstat('pgmigrate_success');
+    expect(
+      s.run(`t: migrate h to=DMA
+expect vmstat.thp_migration_success == 2
+expect vmstat.pgmigrate_fail == 0
+expect t:h tag(0..16) == 2
+expect t:h tag(16..0x3ffff0) == 5
+expect t:h tag(0x3ffff0..4M) == 9
+t: access h 0..16 tag=2
+t: access h 0x3ffff0..4M tag=9
+expect dmesg !~ "tag check fault"
+`),
+    ).toEqual([]);
+    expect(s.vmstat('pgmigrate_success') - ok0).toBe(1024);
+    expect(s.tokens('t', 'h')).toEqual(tokens);
+    expect(new Set(s.pfns('t', 'h').map((p) => s.zoneOf(p)))).toEqual(new Set(['DMA']));
+  });
 });
 
 describe('compact', () => {
