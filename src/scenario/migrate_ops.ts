@@ -27,7 +27,7 @@ import { MigFlag, MigrateReason, MigrateStep, type DestAllocator, type Migration
 import type { PageAllocator } from '../mm/page_alloc.js';
 import { FaultResult } from '../process/fault.js';
 import type { ProcessLayer } from '../process/layer.js';
-import type { Process } from '../process/mm.js';
+import type { Process, Vma } from '../process/mm.js';
 import { PTE_MIGRATION, PTE_PRESENT_MASK } from '../process/pte.js';
 import type { MigrateTarget } from './ast.js';
 import type { KernelOp } from './runtime.js';
@@ -219,6 +219,8 @@ export class MigrateVmaOp implements KernelOp {
   private pagesLeft = 1;
   private readonly inflight: InflightTracker;
   private readonly dest: DestAllocator;
+  /** The VMA of the last look-up (a VMA split by mprotect is marked dead and looked up again). */
+  private vma: Vma | undefined;
 
   constructor(
     private readonly L: ProcessLayer,
@@ -236,7 +238,8 @@ export class MigrateVmaOp implements KernelOp {
 
   /** The page mapped at addr that should move, or -1. */
   private sourceAt(addr: number): number {
-    const v = this.p.mm.findVma(addr);
+    let v = this.vma;
+    if (v === undefined || v.dead || addr < v.start || addr >= v.end) v = this.vma = this.p.mm.findVma(addr);
     if (v === undefined) return -1;
     const idx = Math.floor((addr - v.start) / this.L.port.pageSize);
     if ((v.pte[idx]! & PTE_PRESENT_MASK) === 0) return -1;
@@ -259,7 +262,6 @@ export class MigrateVmaOp implements KernelOp {
     const op = this.op;
     const done = op.step();
     this.inflight.sync(op);
-    this.L.flush();
     if (!done) return false;
     if (op.rc === 0) this.migrated += 1 << op.order;
     else this.failed += 1 << op.order;
@@ -271,6 +273,7 @@ export class MigrateVmaOp implements KernelOp {
   /** Runs to the end. */
   run(): this {
     while (!this.step());
+    this.L.flush();
     return this;
   }
 }
