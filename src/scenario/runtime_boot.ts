@@ -1,10 +1,9 @@
 /**
  * Boot for `run` (and the fault benchmark): loads the device tree, boots it with bootKernel (src/boot), and
- * describes how tag storage reservation and migration are wired once the process layer exists: H8's
+ * describes how tag storage reservation and migration are wired once the process layer exists: the boot's
  * TagStorageReuse (isolation, migration, reserve/free_metadata_storage as the allocator's arch hooks,
  * kernel-facts §2.4) attached to the process layer's rmap, tag store and tags_by_pfn map.
  */
-import { TagStorageReuse } from '../arch/arm64/tag_reserve.js';
 import { bootKernel, type BootedSystem } from '../boot/boot.js';
 import { loadDt } from '../dt/load.js';
 import type { DtTree } from '../dt/tree.js';
@@ -62,8 +61,8 @@ export function partsFromBoot(sys: BootedSystem, fixPfnTags: boolean): BootedPar
     tree: sys.ctx.tree,
     wire: (layer: ProcessLayer) => {
       layer.fixPfnTags = fixPfnTags;
-      const reuse = new TagStorageReuse(alloc, sys.tagStorage, log);
-      if (sys.tagStorage.metadataEnabled) reuse.install();
+      // The TagStorageReuse boot installed (its arch hooks follow the key) gets the process layer.
+      const reuse = sys.reuse;
       reuse.attachProcessLayer(layer);
       return { tagReserve: reuse.reserve, migrator: reuse.migrator, reuse };
     },
