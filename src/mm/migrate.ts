@@ -123,6 +123,8 @@ export interface MigrateTags {
    * (with the pfn_tags fix off this is the cover letter's corruption, §6.3 race 3).
    */
   writePageTags(pfn: number, tags: Uint8Array): void;
+  /** writePageTags(dst, readPageTags(src)) without the intermediate copy (optional: a hot path). */
+  copyPageTags?(dst: number, src: number): void;
 }
 
 /** Series fix switches (SPEC §4). */
@@ -285,14 +287,14 @@ export class Migrator {
       const to = dst + i;
       if (mm.setToken !== undefined && mm.getToken !== undefined) mm.setToken(to, mm.getToken(from));
       if (!mm.testFlag(from, MigFlag.MteTagged)) continue;
-      const tags = this.tags.readPageTags(from);
       if (enabled && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
-        this.swapTags.savePageTagsByPfn(to, tags);
+        this.swapTags.savePageTagsByPfn(to, this.tags.readPageTags(from));
         continue;
       }
       // try_page_mte_tagging(to) fails if it is already tagged: the kernel then skips the copy.
       if (mm.testFlag(to, MigFlag.MteTagged)) continue;
-      this.tags.writePageTags(to, tags);
+      if (this.tags.copyPageTags !== undefined) this.tags.copyPageTags(to, from);
+      else this.tags.writePageTags(to, this.tags.readPageTags(from));
       mm.setFlag(to, MigFlag.MteTagged);
     }
   }

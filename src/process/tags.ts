@@ -120,8 +120,23 @@ export class TagStore {
     this.buf.set(saved, this.off);
   }
 
-  /** mte_copy_page_tags(dst, src). */
+  /**
+   * mte_copy_page_tags(dst, src), without allocating: the same effect as restore(dst, save(src)). Tags never
+   * written read as zero, so a source without a tag page zeroes the destination's bytes if it has any.
+   */
   copy(dst: number, src: number): void {
-    this.restore(dst, this.save(src));
+    this.beforeWrite(dst);
+    const n = this.bytesPerPage;
+    if (!this.slice(src, false)) {
+      if (this.slice(dst, false)) this.buf.fill(0, this.off, this.off + n);
+      return;
+    }
+    const from = this.buf;
+    const fromOff = this.off;
+    this.slice(dst, true);
+    const to = this.buf;
+    const toOff = this.off;
+    if (to === from) to.copyWithin(toOff, fromOff, fromOff + n);
+    else for (let i = 0; i < n; i++) to[toOff + i] = from[fromOff + i]!;
   }
 }

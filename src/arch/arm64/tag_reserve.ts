@@ -307,6 +307,7 @@ export interface ProcessSide {
   readonly tags: {
     save(pfn: number): Uint8Array;
     restore(pfn: number, saved: Uint8Array): void;
+    copy(dst: number, src: number): void;
     readonly tagsByPfn: Map<number, Uint8Array>;
   };
   /** fix.pfn_tags, read at each copy (scenario `config` may change it). */
@@ -425,6 +426,7 @@ export class TagStorageReuse {
     this.migrator.tags = {
       readPageTags: (pfn) => tags.save(pfn),
       writePageTags: (pfn, t) => tags.restore(pfn, t),
+      copyPageTags: (dst, src) => tags.copy(dst, src),
     };
     this.swapTags = new MteSwapTags(this.swapTags.tagBytes, tags.tagsByPfn);
     this.migrator.swapTags = this.swapTags;
