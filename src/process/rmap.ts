@@ -131,20 +131,46 @@ export class Rmap {
     }
   }
 
-  pageMapcount(pfn: number): number {
+  /** The slots walk() would visit, counted without a callback; `onlyMigration` counts migration entries only. */
+  private countSlots(pfn: number, onlyMigration: boolean): number {
+    const index = this.port.getOwner(pfn);
+    const av = this.anonVmaOf(index);
+    if (av === undefined) return 0;
+    const mask = onlyMigration ? PTE_MIGRATION : PTE_PRESENT_MASK | PTE_MIGRATION;
     let n = 0;
-    this.walk(pfn, () => n++);
+    let first = true;
+    for (const vma of av.vmas) {
+      const idx = index - vma.pgoff;
+      if (idx < 0 || idx >= vma.pages) continue;
+      if (vma.pfn[idx] === pfn && (vma.pte[idx]! & mask) !== 0) {
+        if (first) {
+          this.firstVma = vma;
+          this.firstIdx = idx;
+          first = false;
+        }
+        n++;
+      }
+    }
     return n;
+  }
+  /** The first slot countSlots found (valid when it returned > 0). */
+  private firstVma: Vma | undefined;
+  private firstIdx = 0;
+
+  pageMapcount(pfn: number): number {
+    return this.isAnonPage(pfn) ? this.countSlots(pfn, false) : 0;
   }
 
   /** Returns true if the page has references the rmap does not account for (a gup pin). */
   isPinned(pfn: number): boolean {
-    return this.isAnonPage(pfn) && this.port.pageRef(pfn) > this.pageMapcount(pfn);
+    return this.isAnonPage(pfn) && this.port.pageRef(pfn) > this.countSlots(pfn, false);
   }
 
   /** Returns true if pfn is a mapped process page that migration may move. */
   isMovable(pfn: number): boolean {
-    return this.isAnonPage(pfn) && this.pageMapcount(pfn) > 0 && !this.isPinned(pfn);
+    if (!this.isAnonPage(pfn)) return false;
+    const n = this.countSlots(pfn, false);
+    return n > 0 && this.port.pageRef(pfn) <= n;
   }
 
   folioOrder(pfn: number): number {
@@ -185,6 +211,22 @@ export class Rmap {
     if ((handle as FolioHandle).folio === true) return this.folios!.remapFolio(handle as FolioHandle, dst);
     const src = (handle as MigrationHandle).src;
     const port = this.port;
+    // One mapping (the usual case): no slot list.
+    if (this.isAnonPage(src) && this.countSlots(src, true) === 1) {
+      const vma = this.firstVma!;
+      const idx = this.firstIdx;
+      this.firstVma = undefined;
+      port.setOwner(dst, port.getOwner(src));
+      port.setFlag(dst, PageFlag.Anon);
+      port.setPageRef(dst, 1);
+      this.owner.moveAccount(src, dst);
+      vma.pfn[idx] = dst;
+      this.owner.remapSlot(vma, idx, dst);
+      port.setPageRef(src, 0);
+      port.clearFlag(src, PageFlag.Anon);
+      port.setOwner(src, 0);
+      return;
+    }
     const slots = this.slotsOf(src);
     if (slots.length === 0) {
       // Every mapping went while the page was isolated (munmap): nothing to map the destination into.
