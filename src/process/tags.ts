@@ -15,6 +15,9 @@
 import type { MmPort } from './port.js';
 import { PageFlag } from './port.js';
 
+/** Tag buffers per slab of TagStore.save (64 × 128 B = 8 KiB with 4K pages). */
+const SLAB_BUFFERS = 64;
+
 export class TagStore {
   /** Bytes of tag storage per data page (128 for 4K pages). */
   readonly bytesPerPage: number;
@@ -108,10 +111,33 @@ export class TagStore {
 
   /** A copy of pfn's tag bytes (mte_save_tags). */
   save(pfn: number): Uint8Array {
-    const out = new Uint8Array(this.bytesPerPage);
-    if (this.slice(pfn, false)) out.set(this.buf.subarray(this.off, this.off + this.bytesPerPage));
+    const n = this.bytesPerPage;
+    const out = this.newBuffer();
+    if (this.slice(pfn, false)) {
+      const from = this.buf;
+      const off = this.off;
+      for (let i = 0; i < n; i++) out[i] = from[off + i]!;
+    }
     return out;
   }
+
+  /**
+   * A zeroed buffer of bytesPerPage bytes, carved out of a shared slab: a typed array with its own backing
+   * store costs several times more than a view (saving tags is per page on the swap-out path). A slab lives
+   * as long as any of its buffers (at most SLAB_BUFFERS of them).
+   */
+  private newBuffer(): Uint8Array {
+    const n = this.bytesPerPage;
+    if (this.slabOff + n > this.slab.byteLength) {
+      this.slab = new ArrayBuffer(n * SLAB_BUFFERS);
+      this.slabOff = 0;
+    }
+    const out = new Uint8Array(this.slab, this.slabOff, n);
+    this.slabOff += n;
+    return out;
+  }
+  private slab = new ArrayBuffer(0);
+  private slabOff = 0;
 
   /** mte_restore_tags: writes saved tag bytes into pfn's tag storage. */
   restore(pfn: number, saved: Uint8Array): void {
