@@ -1673,9 +1673,32 @@ export class PageAllocator {
     return null;
   }
 
+  /**
+   * freeBlockAt without allocating: the head pfn of the free buddy block containing `pfn`, or -1; the block's
+   * order is left in `freeBlockOrder`.
+   */
+  freeBlockHeadOf(pfn: number): number {
+    const mm = this.memmap;
+    const i = mm.pfnToIdx(pfn);
+    if (i < 0) return -1;
+    const u = mm.u32;
+    const maxOrder = this.geometry.maxOrder;
+    for (let o = 0; o <= maxOrder; o++) {
+      const head = i - (i % (1 << o));
+      const w0 = u[head * 4] as number;
+      if (w0 & PG_buddy && ((w0 >>> 16) & 0xff) >= o) {
+        this.freeBlockOrder = (w0 >>> 16) & 0xff;
+        return pfn - (i - head);
+      }
+    }
+    return -1;
+  }
+  /** The order of the block freeBlockHeadOf() found last. */
+  freeBlockOrder = -1;
+
   /** True if `pfn` is inside a free buddy block (pages on pcp lists are not "free" here: drain first). */
   isFree(pfn: number): boolean {
-    return this.freeBlockAt(pfn) !== null;
+    return this.freeBlockHeadOf(pfn) >= 0;
   }
 
   /**

@@ -402,16 +402,17 @@ export class BuddyMigrateMm implements IsolationMm {
     this.alloc.unisolatePageblock(pfn, mt);
   }
   freeBlockHead(pfn: number): number {
-    const b = this.alloc.freeBlockAt(pfn);
-    if (b === null) return -1;
-    this.lastHead = b.pfn;
-    this.lastOrder = b.order;
-    return b.pfn;
+    const alloc = this.alloc;
+    const head = alloc.freeBlockHeadOf(pfn);
+    if (head < 0) return -1;
+    this.lastHead = head;
+    this.lastOrder = alloc.freeBlockOrder;
+    return head;
   }
   freeBlockOrder(head: number): number {
     if (head === this.lastHead) return this.lastOrder;
-    const b = this.alloc.freeBlockAt(head);
-    return b !== null && b.pfn === head ? b.order : -1;
+    const alloc = this.alloc;
+    return alloc.freeBlockHeadOf(head) === head ? alloc.freeBlockOrder : -1;
   }
   takeFreeBlock(head: number, order: number): boolean {
     this.lastHead = -1;
