@@ -30,6 +30,9 @@ export class TagStore {
   /** Set by slice(): the buffer and offset of the last page looked up (avoids allocating a pair). */
   private buf: Uint8Array = new Uint8Array(0);
   private off = 0;
+  /** The tag page slice() found last (tagPages never drops one, so the pair stays valid). */
+  private lastTp = -1;
+  private lastTagPage: Uint8Array | undefined;
 
   constructor(
     private readonly port: MmPort,
@@ -53,12 +56,15 @@ export class TagStore {
       this.off = 0;
       return true;
     }
-    let b = this.tagPages.get(tp);
+    // Consecutive pages share a tag page (32 per page): the last one found is tried first (never removed).
+    let b = tp === this.lastTp ? this.lastTagPage : this.tagPages.get(tp);
     if (b === undefined) {
       if (!create) return false;
       b = new Uint8Array(this.port.pageSize);
       this.tagPages.set(tp, b);
     }
+    this.lastTp = tp;
+    this.lastTagPage = b;
     this.buf = b;
     // The offset of pfn inside its tag page is (pfn - region start) % 32; region starts are pageblock aligned
     // (§1.1), so pfn % 32 gives the same slot.
