@@ -108,8 +108,9 @@ export class TagReserve {
     return this.ts.reservedBlocks.has(block) ? this.mm.pageRef(block) : 0;
   }
 
-  /** The region found by the last findBlock(). */
+  /** The region found by the last findBlock(), and its index in ts.regions when the loop found it. */
   private region: TagRegion | undefined;
+  private regionIdx = -1;
 
   /**
    * tag_storage_find_block (§2.2) without allocating: the first pfn of the block holding pfn's tags, with the
@@ -117,6 +118,18 @@ export class TagReserve {
    * prints the kernel's error.
    */
   private findBlock(pfn: number): number {
+    const last = this.region;
+    if (
+      last !== undefined &&
+      this.ts.regions[this.regionIdx] === last &&
+      pfn >= last.mem.start &&
+      pfn <= last.mem.end
+    ) {
+      const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
+      const block = last.tag.start + off - (off % last.blockSizePages);
+      // Same result as the loop below when `last` is the first region serving pfn (regions do not overlap).
+      if (block + last.blockSizePages - 1 <= last.tag.end) return block;
+    }
     const regions = this.ts.regions;
     for (let i = 0; i < regions.length; i++) {
       const r = regions[i]!;
@@ -125,6 +138,7 @@ export class TagReserve {
       const block = r.tag.start + off - (off % r.blockSizePages);
       if (block + r.blockSizePages - 1 > r.tag.end) break;
       this.region = r;
+      this.regionIdx = i;
       return block;
     }
     const found = this.ts.findBlock(pfn, this.log);
@@ -186,6 +200,13 @@ export class TagReserve {
     }
 
     // Step 5: pin the blocks already reserved so they cannot be freed under us.
+    // One block already reserved (the usual case: 32 pages share a tag page): step 5 pins it, step 7 has
+    // nothing to do and step 8 follows.
+    if (endBlock - startBlock === bs && ts.reservedBlocks.has(startBlock)) {
+      this.blockRefAdd(startBlock, count);
+      for (let i = 0; i < 1 << order; i++) mm.setFlag(pfn + i, MigFlag.TagStorageReserved);
+      return 0;
+    }
     for (let b = startBlock; b < endBlock; b += bs) if (ts.reservedBlocks.has(b)) this.blockRefAdd(b, count);
 
     // Step 7.
