@@ -188,12 +188,21 @@ export class Rmap {
       const h = this.folios.unmapFolio(pfn); // a THP (src/process/thp.ts); undefined: split, go on as a base page
       if (h !== undefined) return h;
     }
+    // walk() without a callback: every present/protnone/migration slot mapping pfn becomes a migration entry.
+    if (!this.isAnonPage(pfn)) return null;
+    const index = this.port.getOwner(pfn);
+    const av = this.anonVmaOf(index);
+    if (av === undefined) return null;
     let n = 0;
-    this.walk(pfn, (vma, idx) => {
+    for (const vma of av.vmas) {
+      const idx = index - vma.pgoff;
+      if (idx < 0 || idx >= vma.pages) continue;
       const f = vma.pte[idx]!;
-      vma.pte[idx] = PTE_MIGRATION | (f & PTE_WRITE);
-      n++;
-    });
+      if (vma.pfn[idx] === pfn && (f & (PTE_PRESENT_MASK | PTE_MIGRATION)) !== 0) {
+        vma.pte[idx] = PTE_MIGRATION | (f & PTE_WRITE);
+        n++;
+      }
+    }
     if (n === 0) return null;
     this.port.setPageRef(pfn, this.port.pageRef(pfn) + 1);
     return { src: pfn };
