@@ -551,10 +551,12 @@ export class PageAllocator {
     this.movablePages = 0;
     if (!z.spansPfn(pfn0) || !z.spansPfn(pfn0 + nr - 1)) return 0;
     let moved = 0;
+    let movable = 0;
+    const u = mm.u32;
     for (let k = start; k < start + nr;) {
-      const w0 = mm.u32[k * 4] as number;
+      const w0 = u[k * 4] as number;
       if ((w0 & PG_buddy) === 0) {
-        if (w0 & PG_lru) this.movablePages++;
+        if (w0 & PG_lru) movable++;
         k++;
         continue;
       }
@@ -563,6 +565,7 @@ export class PageAllocator {
       k += 1 << o;
       moved += 1 << o;
     }
+    this.movablePages = movable;
     return moved;
   }
   private movablePages = 0;
