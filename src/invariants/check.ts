@@ -54,6 +54,12 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   };
   const countUser = (pfn: number): void => {
     if (!canCount || !port.testFlag(pfn, PageFlag.TagStorageReserved)) return;
+    if (L.rmap.folioHead(pfn) !== pfn) return; // a THP tail page: the head counts for the whole folio
+    const order = L.rmap.folioOrder(pfn);
+    if (order > 0) {
+      countFolio(pfn, order);
+      return;
+    }
     const b = port.tagBlockOf!(pfn);
     if (b < 0) return;
     if (b !== runBlock) {
@@ -61,6 +67,18 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
       runBlock = b;
     }
     runCount++;
+  };
+  // A large folio counts per allocation, as v1's block_ref_add does (kernel-facts §2.2-2.3): each of its
+  // order_to_num_blocks(order) blocks, B pages apart from the first, gets min(1 << order, 32 * B) — which
+  // over-reserves B times when B > 1. Its head stands for the whole folio; tail pages add nothing.
+  const countFolio = (head: number, order: number): void => {
+    const first = port.tagBlockOf!(head);
+    if (first < 0) return;
+    const b = port.tagBlockPagesAt !== undefined ? port.tagBlockPagesAt(first) : 1;
+    const blocks = Math.max((1 << order) / 32, 1);
+    const count = Math.min(1 << order, 32 * b);
+    endRun();
+    for (let k = 0; k < blocks; k++) users.set(first + k * b, (users.get(first + k * b) ?? 0) + count);
   };
   const migrating = new Set<number>();
   const enabled = port.metadataEnabled();
