@@ -289,15 +289,15 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // arch_swap_prepare_to_restore (§6.2 step 2)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size === 0) return pfn;
-    const saved = store.load(entry);
+    // The look-up last: a page with tag storage (the usual case) needs none.
     if (
-      saved !== undefined &&
       L.fixPfnTags &&
       port.metadataEnabled() &&
       !port.testFlag(pfn, PageFlag.MteTagged) &&
       !L.tags.tagStorageReady(pfn)
     ) {
-      L.tags.tagsByPfn.set(pfn, saved.slice());
+      const saved = store.load(entry);
+      if (saved !== undefined) L.tags.tagsByPfn.set(pfn, saved.slice());
     }
     return pfn;
   }
