@@ -60,7 +60,7 @@ export class TagStore {
     let b = tp === this.lastTp ? this.lastTagPage : this.tagPages.get(tp);
     if (b === undefined) {
       if (!create) return false;
-      b = new Uint8Array(this.port.pageSize);
+      b = this.newTagPage();
       this.tagPages.set(tp, b);
     }
     this.lastTp = tp;
@@ -144,6 +144,20 @@ export class TagStore {
   }
   private slab = new ArrayBuffer(0);
   private slabOff = 0;
+
+  /** A zeroed tag page, a view of a 64 KiB slab (tag pages are never dropped, so no slab is ever half dead). */
+  private newTagPage(): Uint8Array {
+    const n = this.port.pageSize;
+    if (this.pageSlabOff + n > this.pageSlab.byteLength) {
+      this.pageSlab = new ArrayBuffer(Math.max(n, 65536));
+      this.pageSlabOff = 0;
+    }
+    const out = new Uint8Array(this.pageSlab, this.pageSlabOff, n);
+    this.pageSlabOff += n;
+    return out;
+  }
+  private pageSlab = new ArrayBuffer(0);
+  private pageSlabOff = 0;
 
   /** mte_restore_tags: writes saved tag bytes into pfn's tag storage. */
   restore(pfn: number, saved: Uint8Array): void {
