@@ -198,7 +198,7 @@ export class ProcessLayer {
     this.setContent(pfn, 0);
     if (!tagged) return;
     if (this.tags.tagStorageReady(pfn)) {
-      this.tags.clear(pfn);
+      this.tags.clearReady(pfn);
       port.setFlag(pfn, PageFlag.MteTagged);
     } else {
       // reserve_metadata_storage's fatal-signal "success" (§2.3 step 10): tags saved as zeros by pfn.

@@ -315,7 +315,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     const saved = store.size === 0 ? undefined : store.load(entry);
     if (saved !== undefined && !port.testFlag(pfn, PageFlag.MteTagged)) {
       if (L.tags.tagStorageReady(pfn)) {
-        L.tags.restore(pfn, saved);
+        L.tags.restoreReady(pfn, saved);
         port.setFlag(pfn, PageFlag.MteTagged);
       } else if (!L.fixPfnTags) {
         // Race 2 of the cover letter (§6.3): restored unconditionally into a page without tag storage.

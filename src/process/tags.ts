@@ -111,6 +111,11 @@ export class TagStore {
   /** mte_clear_page_tags: all granules of pfn get tag 0. */
   clear(pfn: number): void {
     this.beforeWrite(pfn);
+    this.clearReady(pfn);
+  }
+
+  /** clear() for a caller that has just seen tagStorageReady(pfn) true (nothing to report). */
+  clearReady(pfn: number): void {
     if (!this.slice(pfn, false)) return;
     this.buf.fill(0, this.off, this.off + this.bytesPerPage);
   }
@@ -162,6 +167,11 @@ export class TagStore {
   /** mte_restore_tags: writes saved tag bytes into pfn's tag storage. */
   restore(pfn: number, saved: Uint8Array): void {
     this.beforeWrite(pfn);
+    this.restoreReady(pfn, saved);
+  }
+
+  /** restore() for a caller that has just seen tagStorageReady(pfn) true (nothing to report). */
+  restoreReady(pfn: number, saved: Uint8Array): void {
     this.slice(pfn, true);
     this.buf.set(saved, this.off);
   }
