@@ -11,8 +11,10 @@ import { bootKernel, type BootOptions, type BootedSystem } from '../../src/boot/
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const ROOT = path.resolve(HERE, '../..');
 export const DEFAULT_DT = path.join(ROOT, 'dts/fvp-base-revc-mte.dts');
-export const REAL_DT = '/work/shared/dts-real/arch/arm64/boot/dts/arm/fvp-base-revc-mte.dts';
-export const REAL_INCLUDE = '/work/shared/dts-real/include';
+// ../shared/dts-real beside the checkout (SPEC: read the real trees in place, never copy them).
+const SHARED = path.resolve(ROOT, '../shared/dts-real');
+export const REAL_DT = path.join(SHARED, 'arch/arm64/boot/dts/arm/fvp-base-revc-mte.dts');
+export const REAL_INCLUDE = path.join(SHARED, 'include');
 
 export function dts(text: string, file = 'test.dts'): DtTree {
   return compileDts(text, { file });
@@ -44,12 +46,13 @@ export async function runBoot(
   return { code, out: sinks.stdout, err: sinks.stderr };
 }
 
-/** Compares with test/boot/golden/NAME, or rewrites it when UPDATE_GOLDEN=1. */
+/** Compares with test/boot/golden/NAME, or rewrites it when UPDATE_GOLDEN=1 (a missing golden file fails). */
 export function golden(name: string, actual: string): void {
   const file = path.join(HERE, 'golden', name);
-  if (process.env['UPDATE_GOLDEN'] === '1' || !existsSync(file)) {
+  if (process.env['UPDATE_GOLDEN'] === '1') {
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, actual);
   }
+  if (!existsSync(file)) throw new Error(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 and read it`);
   expect(actual).toBe(readFileSync(file, 'utf8'));
 }

@@ -83,7 +83,7 @@ describe('mte-sim check', () => {
   });
 
   test("the kernel tree's FVP MTE DT (cpp includes): enabled, and the cover letter's unit addresses flagged", () => {
-    const real = '/work/shared/dts-real';
+    const real = path.resolve(import.meta.dirname, '../../../shared/dts-real');
     const r = run(`${real}/arch/arm64/boot/dts/arm/fvp-base-revc-mte.dts`, '-I', `${real}/include`);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
