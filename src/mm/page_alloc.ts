@@ -198,6 +198,43 @@ function roundDownPowOfTwo(x: number): number {
   return x <= 0 ? 0 : 2 ** Math.floor(Math.log2(x));
 }
 
+/**
+ * The intrusive doubly linked lists that buddy free lists and per-cpu lists both are (struct page's `lru`):
+ * words 2 and 3 of a page's memmap record are next and prev (dense page indices, NIL at the ends); list `li`
+ * has its ends in heads[li] and tails[li]. `tail` adds at the tail (list_add_tail), else at the head.
+ */
+function listLink(u: Uint32Array, heads: Uint32Array, tails: Uint32Array, li: number, i: number, tail: boolean): void {
+  const w = i * 4;
+  if (tail) {
+    const t = tails[li] as number;
+    u[w + 2] = NIL;
+    u[w + 3] = t;
+    if (t === NIL) heads[li] = i;
+    else u[t * 4 + 2] = i;
+    tails[li] = i;
+  } else {
+    const h = heads[li] as number;
+    u[w + 2] = h;
+    u[w + 3] = NIL;
+    if (h === NIL) tails[li] = i;
+    else u[h * 4 + 3] = i;
+    heads[li] = i;
+  }
+}
+
+/** Unlinks page i from list li (list_del) and clears its links. */
+function listUnlink(u: Uint32Array, heads: Uint32Array, tails: Uint32Array, li: number, i: number): void {
+  const w = i * 4;
+  const next = u[w + 2] as number;
+  const prev = u[w + 3] as number;
+  if (prev === NIL) heads[li] = next;
+  else u[prev * 4 + 2] = next;
+  if (next === NIL) tails[li] = prev;
+  else u[next * 4 + 3] = prev;
+  u[w + 2] = 0;
+  u[w + 3] = 0;
+}
+
 export class PageAllocator {
   readonly geometry: Geometry;
   readonly memmap: MemMap;
@@ -388,21 +425,7 @@ export class PageAllocator {
     const w = i * 4;
     u[w] = (PG_buddy | (order << 16) | (mt << 24)) >>> 0;
     u[w + 1] = 0;
-    if (tail) {
-      const t = z.freeTail[li] as number;
-      u[w + 2] = NIL;
-      u[w + 3] = t;
-      if (t === NIL) z.freeHead[li] = i;
-      else u[t * 4 + 2] = i;
-      z.freeTail[li] = i;
-    } else {
-      const h = z.freeHead[li] as number;
-      u[w + 2] = h;
-      u[w + 3] = NIL;
-      if (h === NIL) z.freeTail[li] = i;
-      else u[h * 4 + 3] = i;
-      z.freeHead[li] = i;
-    }
+    listLink(u, z.freeHead, z.freeTail, li, i, tail);
     z.freeCount[li] = (z.freeCount[li] as number) + 1;
     z.nrFree[order] = (z.nrFree[order] as number) + 1;
   }
@@ -413,15 +436,8 @@ export class PageAllocator {
     const w = i * 4;
     const mt = (u[w] as number) >>> 24;
     const li = order * MIGRATE_TYPES + mt;
-    const next = u[w + 2] as number;
-    const prev = u[w + 3] as number;
-    if (prev === NIL) z.freeHead[li] = next;
-    else u[prev * 4 + 2] = next;
-    if (next === NIL) z.freeTail[li] = prev;
-    else u[next * 4 + 3] = prev;
+    listUnlink(u, z.freeHead, z.freeTail, li, i);
     u[w] = 0;
-    u[w + 2] = 0;
-    u[w + 3] = 0;
     z.freeCount[li] = (z.freeCount[li] as number) - 1;
     z.nrFree[order] = (z.nrFree[order] as number) - 1;
     return mt;
@@ -704,35 +720,14 @@ export class PageAllocator {
     const u = this.memmap.u32;
     const w = i * 4;
     u[w] = (PG_pcp | (order << 16) | (mt << 24)) >>> 0;
-    if (tail) {
-      const t = pcp.tails[pindex] as number;
-      u[w + 2] = NIL;
-      u[w + 3] = t;
-      if (t === NIL) pcp.heads[pindex] = i;
-      else u[t * 4 + 2] = i;
-      pcp.tails[pindex] = i;
-    } else {
-      const h = pcp.heads[pindex] as number;
-      u[w + 2] = h;
-      u[w + 3] = NIL;
-      if (h === NIL) pcp.tails[pindex] = i;
-      else u[h * 4 + 3] = i;
-      pcp.heads[pindex] = i;
-    }
+    listLink(u, pcp.heads, pcp.tails, pindex, i, tail);
   }
 
   private pcpUnlink(pcp: PerCpuPages, pindex: number, i: number): void {
     const u = this.memmap.u32;
     const w = i * 4;
-    const next = u[w + 2] as number;
-    const prev = u[w + 3] as number;
-    if (prev === NIL) pcp.heads[pindex] = next;
-    else u[prev * 4 + 2] = next;
-    if (next === NIL) pcp.tails[pindex] = prev;
-    else u[next * 4 + 3] = prev;
+    listUnlink(u, pcp.heads, pcp.tails, pindex, i);
     u[w] = (u[w] as number) & ~PG_pcp;
-    u[w + 2] = 0;
-    u[w + 3] = 0;
   }
 
   /** rmqueue_bulk(): fill a pcp list from the buddy lists. */
