@@ -37,6 +37,8 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
     .addHelpText(
       'after',
       '\nExamples:\n  $ mte-sim boot                       # boot the bundled FVP device tree\n' +
+        '  $ mte-sim check board.dts            # what the kernel makes of its tag storage nodes\n' +
+        '  $ mte-sim run scenarios/01-tagged-first-touch.scn --check\n' +
         '  $ mte-sim dt board.dts --format dtb -o board.dtb\n',
     );
 
@@ -101,7 +103,7 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
 
   program
     .command('run')
-    .description('boot, then run scenario files (SPEC §6); print the log, what they show, and failed expects')
+    .description('boot, then run scenario files (.scn, see README); print the log, what they show, and failed expects')
     .argument('<scenario...>', 'scenario files (.scn), run in order on one machine')
     .option('--dt <file>', "device tree to boot (default: the first scenario's boot line, else the bundled FVP)")
     .option('--seed <n>', 'seed for race schedules (default: config seed, else 1)')
@@ -116,7 +118,7 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  $ mte-sim run scenarios/tagged-first-touch.scn --check\n' +
+        '  $ mte-sim run scenarios/01-tagged-first-touch.scn --check\n' +
         '  $ mte-sim run a.scn b.scn --dt board.dts --seed 7 --proc-dir out/\n' +
         '  $ mte-sim run race.scn --json > result.json\n',
     )
