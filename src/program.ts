@@ -172,5 +172,19 @@ export function buildProgram(sinks: Sinks = processSinks): Command {
       if (code !== 0) throw new ExitError(code);
     });
 
+  program
+    .command('bench')
+    .description('run the built-in benchmarks (boot, dt, mm, fault, migrate, swap) and print their rates')
+    .argument('[name...]', 'only the benchmarks whose name contains one of these')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ mte-sim bench              # everything (also: npm run bench)\n  $ mte-sim bench fault swap\n',
+    )
+    .action(async (names: string[]) => {
+      const { benchCommand } = await import('./commands/bench.js');
+      const code = await benchCommand({ names, sinks });
+      if (code !== 0) throw new ExitError(code);
+    });
+
   return program;
 }

@@ -26,3 +26,18 @@ describe('mte-sim command line', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });
+
+describe('mte-sim bench', () => {
+  test('--help shows usage with an example', () => {
+    const r = run('bench', '--help');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Usage: mte-sim bench');
+    expect(r.stdout).toContain('Examples:');
+  });
+
+  test('a name that matches no benchmark is a usage error naming the benchmarks', () => {
+    const r = run('bench', 'nosuchbench');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("no benchmark matches 'nosuchbench' (there are: boot, dt, mm, fault, migrate, swap)");
+  });
+});
