@@ -20,6 +20,7 @@ import { bootKernel, type BootedSystem } from '../boot/boot.js';
 import { memparse } from '../boot/cmdline.js';
 import { PROC_FILES, isProcFile, procHeading, renderProcFile, type ProcFile } from '../boot/procfs.js';
 import { formatTimestamp } from '../sim/log.js';
+import { describeTagRegion } from '../arch/arm64/mte_tag_storage.js';
 
 export interface BootCommandOptions {
   dt?: string;
@@ -131,15 +132,7 @@ export function bootJson(sys: BootedSystem, show: readonly ProcFile[]): unknown 
     tagStorage: {
       state: ts.state,
       enabled: ts.metadataEnabled,
-      regions: ts.regions.map((r) => ({
-        node: r.node,
-        memoryNode: r.memoryNode,
-        base: r.tag.start * ps,
-        size: (r.tag.end - r.tag.start + 1) * ps,
-        taggedBase: r.mem.start * ps,
-        taggedSize: (r.mem.end - r.mem.start + 1) * ps,
-        blockSizePages: r.blockSizePages,
-      })),
+      regions: ts.regions.map((r) => describeTagRegion(r, ps)),
       findings: ts.findings,
     },
     zones: sys.mm.zones.map((z) => ({

@@ -20,7 +20,12 @@ import { parsePageSize, type PageSize } from '../mm/geometry.js';
 import { bootKernel } from '../boot/boot.js';
 import { TAG_STORAGE_RULES, findRule, type TagOutcome } from '../arch/arm64/mte_tag_storage_rules.js';
 import { TAG_LINT_RULES, lintRule, lintTagStorage } from '../arch/arm64/mte_tag_storage_lint.js';
-import { tagStorageCandidates, tagStorageNodeProblems, type TagStorageState } from '../arch/arm64/mte_tag_storage.js';
+import {
+  describeTagRegion,
+  tagStorageCandidates,
+  tagStorageNodeProblems,
+  type TagStorageState,
+} from '../arch/arm64/mte_tag_storage.js';
 
 export interface CheckCommandOptions {
   dt?: string;
@@ -186,16 +191,7 @@ export function runCheck(opts: {
     cmdline: sys.cmdline.text,
     state: ts.state,
     enabled: ts.metadataEnabled,
-    regions: ts.regions.map((r) => ({
-      node: r.node,
-      memoryNode: r.memoryNode,
-      base: r.tag.start * pageSize,
-      size: (r.tag.end - r.tag.start + 1) * pageSize,
-      taggedBase: r.mem.start * pageSize,
-      taggedSize: (r.mem.end - r.mem.start + 1) * pageSize,
-      blockSizePages: r.blockSizePages,
-      nid: r.nid,
-    })),
+    regions: ts.regions.map((r) => ({ ...describeTagRegion(r, pageSize), nid: r.nid })),
     memTotalKb: sys.mm.totalramPages() * kb,
     metadataTotalKb: sys.mm.totalmetadataPages * kb,
     findings,

@@ -623,6 +623,30 @@ export function activateTagStorage(ctx: TagStorageActivationCtx, ts: TagStorage)
   return ret;
 }
 
+/** A region in bytes, as `boot --json` and `check --json` print it. */
+export function describeTagRegion(
+  r: TagRegion,
+  pageSize: number,
+): {
+  node: string;
+  memoryNode: string;
+  base: number;
+  size: number;
+  taggedBase: number;
+  taggedSize: number;
+  blockSizePages: number;
+} {
+  return {
+    node: r.node,
+    memoryNode: r.memoryNode,
+    base: r.tag.start * pageSize,
+    size: (r.tag.end - r.tag.start + 1) * pageSize,
+    taggedBase: r.mem.start * pageSize,
+    taggedSize: (r.mem.end - r.mem.start + 1) * pageSize,
+    blockSizePages: r.blockSizePages,
+  };
+}
+
 /**
  * reserve_metadata_storage(page, order, gfp) of v1 patch 25 (kernel-facts §2.3), without the parts that belong
  * to the fault path (fatal signals, PF_MEMALLOC_ISOLATE): pins the blocks already reserved, takes the others
