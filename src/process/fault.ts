@@ -276,15 +276,7 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
         c.step = Step.MdNoneMap;
         return false;
       }
-      L.putPage(pfn);
-      if (ret === EINTR) return replay(L, c);
-      if (L.tags.tagsByPfn.has(pfn)) {
-        // page_metadata_in_swap: "TODO: support migrating swap metadata with the page" — retry once, then OOM.
-        if (c.tried) return finish(c, FaultResult.Oom);
-        c.tried = true;
-        return replay(L, c);
-      }
-      return doMigrate(L, c, pfn);
+      return mdNoneReserveFailed(L, c, pfn, ret);
     }
 
     case Step.MdNoneMap: {
@@ -318,6 +310,19 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
   }
 }
 
+/** MDNONE_RES after reserve_metadata_storage failed with `ret`: drop the reference, replay or migrate. */
+function mdNoneReserveFailed(L: ProcessLayer, c: FaultCtx, pfn: number, ret: number): boolean {
+  L.putPage(pfn);
+  if (ret === EINTR) return replay(L, c);
+  if (L.tags.tagsByPfn.has(pfn)) {
+    // page_metadata_in_swap: "TODO: support migrating swap metadata with the page" — retry once, then OOM.
+    if (c.tried) return finish(c, FaultResult.Oom);
+    c.tried = true;
+    return replay(L, c);
+  }
+  return doMigrate(L, c, pfn);
+}
+
 /** do_migrate of §5.3 step 4: migrate, then replay the fault whatever happened. */
 function doMigrate(L: ProcessLayer, c: FaultCtx, pfn: number): boolean {
   const hooks = L.migration;
@@ -336,4 +341,82 @@ export function handleMmFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: numbe
   c.start(vma, idx, write);
   while (!faultStep(L, c));
   return c.result;
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Sequential fast lanes. `touch` runs its faults one after the other (no `race` interleaving, no in-flight
+// tracking), so the common faults can run their steps back to back without the step dispatch. Each lane is
+// exactly the steps above, in the same order with the same calls; the checks its caller has already made
+// for the whole range (VMA flags, the PTE value) are not repeated. Anything uncommon is handed to the step
+// machine at the point where it happens, so the outcome is the same as handleMmFault's.
+
+/**
+ * A write fault on a pte_none slot of a private VMA with VM_WRITE and without VM_HUGEPAGE (the caller checks
+ * these and that no in-flight tracking is on): START (no THP: the 4K path) -> ANON_ALLOC -> ANON_MAP.
+ */
+export function anonWriteFault(L: ProcessLayer, vma: Vma, idx: number): FaultResult {
+  L.pend.pgfault++;
+  if (vma.dead) return FaultResult.AccErr;
+  const port = L.port;
+  const tagged = (vma.flags & VM_MTE) !== 0;
+  // ANON_ALLOC
+  const pfn = port.allocPages(0, tagged ? Gfp.HighuserMovable | Gfp.Tagged : Gfp.HighuserMovable);
+  if (pfn < 0) return FaultResult.Oom;
+  L.prepNewPage(pfn, tagged);
+  // ANON_MAP (the allocation may have reclaimed or OOM-killed: the recheck stays)
+  if (vma.pte[idx] !== 0 || vma.dead) {
+    L.releaseNewPage(pfn);
+    return FaultResult.Ok;
+  }
+  if (!L.ensureTables(vma.mm, vma.start + idx * port.pageSize)) {
+    L.releaseNewPage(pfn);
+    return FaultResult.Oom;
+  }
+  L.addAnonRmap(vma, idx, pfn);
+  L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, true));
+  L.writeData(vma, idx);
+  return FaultResult.Ok;
+}
+
+/**
+ * A fault on a PAGE_METADATA_NONE slot (kernel-facts §5.3) of a VM_MTE VMA that allows the access, with tag
+ * storage management on (the caller checks these and that no in-flight tracking is on): START -> MDNONE ->
+ * MDNONE_RES -> MDNONE_MAP. An isolated pageblock, a tag storage page, or a failed reservation continue in
+ * the step machine.
+ */
+export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: number, write: boolean): FaultResult {
+  L.pend.pgfault++;
+  if (vma.dead) return FaultResult.AccErr;
+  const port = L.port;
+  const pfn = vma.pfn[idx]!;
+  // MDNONE (the caller saw PAGE_METADATA_NONE in the PTE)
+  if (pfn === port.zeroPfn) {
+    L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
+    return FaultResult.Ok;
+  }
+  port.setPageRef(pfn, port.pageRef(pfn) + 1);
+  // MDNONE_RES
+  if (port.isIsolatedPageblock(pfn) || port.isMetadataPage(pfn)) {
+    c.start(vma, idx, write);
+    c.page = pfn;
+    c.step = Step.MdNoneReserve;
+    while (!faultStep(L, c));
+    return c.result;
+  }
+  const ret = port.reserveMetadata(pfn, 0, Gfp.HighuserMovable);
+  if (ret !== 0) {
+    c.start(vma, idx, write);
+    if (!mdNoneReserveFailed(L, c, pfn, ret)) while (!faultStep(L, c));
+    return c.result;
+  }
+  // MDNONE_MAP
+  L.putPage(pfn);
+  const f = vma.pte[idx]!;
+  if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) {
+    c.start(vma, idx, write);
+    if (!replay(L, c)) while (!faultStep(L, c));
+    return c.result;
+  }
+  L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
+  return FaultResult.Ok;
 }
