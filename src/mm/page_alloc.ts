@@ -276,6 +276,12 @@ export class PageAllocator {
   /** Per dense section: index into `zones` of the one zone covering the whole section, or -1. */
   private readonly sectionZone: Int16Array;
   private readonly nrIsolatePageblock: Int32Array;
+  /**
+   * One bit per dense page index: set while the page heads a free buddy block (PageBuddy), kept by
+   * addToFreeList / delFromFreeList. move_freepages_block walks it instead of every page of the pageblock
+   * (an emulator index over the words; the same blocks are found in the same order).
+   */
+  private readonly buddyBits: Uint32Array;
   private readonly allocCtx: Map<number, AllocContext>[] = [];
   private lastCtx: AllocContext | undefined;
   private readonly userMinFree: number | undefined;
@@ -300,6 +306,7 @@ export class PageAllocator {
     this.buildZonelists();
     this.nrIsolatePageblock = new Int32Array(this.zones.length);
     const mm = this.memmap;
+    this.buddyBits = new Uint32Array((mm.nrPages + 31) >>> 5);
     const pps = this.geometry.pagesPerSection;
     this.sectionZone = new Int16Array(mm.nrSections).fill(-1);
     for (let s = 0; s < mm.nrSections; s++) {
@@ -425,6 +432,7 @@ export class PageAllocator {
     const w = i * 4;
     u[w] = (PG_buddy | (order << 16) | (mt << 24)) >>> 0;
     u[w + 1] = 0;
+    this.buddyBits[i >>> 5] = (this.buddyBits[i >>> 5] as number) | (1 << (i & 31));
     listLink(u, z.freeHead, z.freeTail, li, i, tail);
     z.freeCount[li] = (z.freeCount[li] as number) + 1;
     z.nrFree[order] = (z.nrFree[order] as number) + 1;
@@ -438,6 +446,7 @@ export class PageAllocator {
     const li = order * MIGRATE_TYPES + mt;
     listUnlink(u, z.freeHead, z.freeTail, li, i);
     u[w] = 0;
+    this.buddyBits[i >>> 5] = (this.buddyBits[i >>> 5] as number) & ~(1 << (i & 31));
     z.freeCount[li] = (z.freeCount[li] as number) - 1;
     z.nrFree[order] = (z.nrFree[order] as number) - 1;
     return mt;
@@ -559,7 +568,7 @@ export class PageAllocator {
    * move_freepages_block(): move every free block inside `i`'s pageblock onto `mt`'s lists; returns pages moved
    * and counts in-use movable (LRU) pages into movablePages. 0 when the pageblock crosses the zone's edge.
    */
-  private moveFreepagesBlock(z: Zone, i: number, mt: number): number {
+  private moveFreepagesBlock(z: Zone, i: number, mt: number, countMovable = false): number {
     const mm = this.memmap;
     const nr = this.geometry.pageblockNrPages;
     const start = i - (i % nr);
@@ -567,21 +576,38 @@ export class PageAllocator {
     this.movablePages = 0;
     if (!z.spansPfn(pfn0) || !z.spansPfn(pfn0 + nr - 1)) return 0;
     let moved = 0;
-    let movable = 0;
     const u = mm.u32;
-    for (let k = start; k < start + nr;) {
-      const w0 = u[k * 4] as number;
-      if ((w0 & PG_buddy) === 0) {
-        if (w0 & PG_lru) movable++;
-        k++;
-        continue;
+    if (countMovable) {
+      let movable = 0;
+      for (let k = start; k < start + nr;) {
+        const w0 = u[k * 4] as number;
+        if ((w0 & PG_buddy) === 0) {
+          if (w0 & PG_lru) movable++;
+          k++;
+          continue;
+        }
+        const o = (w0 >>> 16) & 0xff;
+        this.moveToFreeList(z, k, o, mt);
+        k += 1 << o;
+        moved += 1 << o;
       }
-      const o = (w0 >>> 16) & 0xff;
-      this.moveToFreeList(z, k, o, mt);
-      k += 1 << o;
-      moved += 1 << o;
+      this.movablePages = movable;
+      return moved;
     }
-    this.movablePages = movable;
+    // Without the movable count only the free blocks matter: their heads, in address order, from the bitmap
+    // (pageblocks are at least 32 pages and aligned, so whole words). Pages inside a free block are not heads.
+    const bits = this.buddyBits;
+    for (let wi = start >>> 5, wend = (start + nr) >>> 5; wi < wend; wi++) {
+      let b = bits[wi] as number;
+      while (b !== 0) {
+        const low = b & -b;
+        const k = (wi << 5) + (31 - Math.clz32(low));
+        b ^= low;
+        const o = ((u[k * 4] as number) >>> 16) & 0xff;
+        this.moveToFreeList(z, k, o, mt);
+        moved += 1 << o;
+      }
+    }
     return moved;
   }
   private movablePages = 0;
@@ -617,7 +643,7 @@ export class PageAllocator {
       } else {
         if (this.boostWatermark(z) && allocFlags & ALLOC_KSWAPD) z.boostedWatermark = true;
         if (wholeBlock) {
-          const freePages = this.moveFreepagesBlock(z, i, startType);
+          const freePages = this.moveFreepagesBlock(z, i, startType, true);
           if (freePages) {
             const movable = this.movablePages;
             let alike: number;
@@ -1513,6 +1539,10 @@ export class PageAllocator {
     if (s.words.length !== this.memmap.u32.length) throw new SimInvariantError('snapshot of a different memmap');
     this.memmap.u32.set(s.words);
     this.memmap.pageblockMt.set(s.pageblockMt);
+    const bits = this.buddyBits;
+    bits.fill(0);
+    for (let i = 0; i < this.memmap.nrPages; i++)
+      if ((s.words[i * 4] as number) & PG_buddy) bits[i >>> 5] = (bits[i >>> 5] as number) | (1 << (i & 31));
     this.zones.forEach((z, k) => z.restore(s.zones[k] as ZoneSnapshot));
     this.nodes.forEach((n, k) => {
       const ns = s.nodes[k];
@@ -1767,6 +1797,7 @@ export class PageAllocator {
   checkInvariants(deep = false): string[] {
     const mm = this.memmap;
     const errs: string[] = [];
+    let listed = 0;
     for (const z of this.zones) {
       let free = 0;
       let meta = 0;
@@ -1790,6 +1821,9 @@ export class PageAllocator {
             if (i % (1 << o) !== 0) errs.push(`${z.name}: pfn 0x${pfn.toString(16)} misaligned for order ${o}`);
             if ((mm.i32[i * 4 + 1] as number) !== 0)
               errs.push(`${z.name}: free pfn 0x${pfn.toString(16)} has a refcount`);
+            if (((this.buddyBits[i >>> 5] as number) & (1 << (i & 31))) === 0)
+              errs.push(`${z.name}: free pfn 0x${pfn.toString(16)} is missing from the buddy bitmap`);
+            listed++;
             if (deep) {
               for (let k = 1; k < 1 << o; k++) {
                 const wk = mm.u32[(i + k) * 4] as number;
@@ -1834,6 +1868,15 @@ export class PageAllocator {
         if (n !== pcp.count) errs.push(`${z.name}: cpu ${cpu} pcp lists hold ${n} pages, count ${pcp.count}`);
       });
     }
+    let bitsSet = 0;
+    for (let w = 0; w < this.buddyBits.length; w++) {
+      let b = this.buddyBits[w] as number;
+      while (b !== 0) {
+        b &= b - 1;
+        bitsSet++;
+      }
+    }
+    if (bitsSet !== listed) errs.push(`buddy bitmap has ${bitsSet} heads, the free lists ${listed}`);
     return errs;
   }
 }

@@ -343,7 +343,7 @@ export class BuddyMigrateMm implements IsolationMm {
   readonly gfpHighuserMovable = GFP_HIGHUSER_MOVABLE;
   readonly gfpNoretry = __GFP_NORETRY;
   readonly gfpRetryMayfail = __GFP_RETRY_MAYFAIL;
-  private readonly memmap: MemMap;
+  readonly memmap: MemMap;
   private lastHead = -1;
   private lastOrder = -1;
 

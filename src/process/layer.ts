@@ -200,7 +200,9 @@ export class ProcessLayer {
     port.setPageRef(pfn, 1);
     this.setContent(pfn, 0);
     if (!tagged) return;
-    if (this.tags.tagStorageReady(pfn)) {
+    // PG_tag_storage_reserved (the usual case after a tagged allocation) is tested first; it is one of the
+    // conditions of tagStorageReady.
+    if (port.testFlag(pfn, PageFlag.TagStorageReserved) || this.tags.tagStorageReady(pfn)) {
       this.tags.clearReady(pfn);
       port.setFlag(pfn, PageFlag.MteTagged);
     } else {

@@ -180,7 +180,7 @@ describe('activateTagStorage (§1.1 activation)', () => {
     expect(inits[inits.length - 1]).toBe(`init ${(0x8fc000 + 0x3e00 - 512).toString(16)} metadata`);
     // Zero page pfn 0x81000 → tag page 0xfc000 + (0x1000 / 32) = 0xfc080.
     expect(mm.calls.slice(-1)).toEqual(['contig fc080-fc081']);
-    expect(ts.reservedBlocks).toEqual(new Set([0xfc080]));
+    expect([...ts.reservedBlocks]).toEqual([0xfc080]);
     expect(mm.ref.get(0xfc080)).toBe(2);
     expect(mm.events.get('metadata_reserve_success')).toBe(1);
     expect(lines()).toEqual(['MTE tag storage enabled']);
@@ -276,13 +276,13 @@ describe('reserveMetadataStorage (§2.3)', () => {
     expect(reserveMetadataStorage(ts, ctx, 0x80000, 6)).toBe(-16);
     // The pin on 0xfc000 was undone; its earlier references stay.
     expect(mm.ref.get(0xfc000)).toBe(3);
-    expect(ts.reservedBlocks).toEqual(new Set([0xfc000]));
+    expect([...ts.reservedBlocks]).toEqual([0xfc000]);
     expect(mm.events.get('metadata_reserve_fail')).toBe(2);
     mm.busy.clear();
     expect(reserveMetadataStorage(ts, ctx, 0x80000, 6)).toBe(0);
     expect(mm.ref.get(0xfc000)).toBe(3 + 64);
     expect(mm.ref.get(0xfc002)).toBe(1 + 64);
-    expect(ts.reservedBlocks).toEqual(new Set([0xfc000, 0xfc002]));
+    expect([...ts.reservedBlocks]).toEqual([0xfc000, 0xfc002]);
   });
 });
 

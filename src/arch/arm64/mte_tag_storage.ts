@@ -80,19 +80,52 @@ export interface TagStorageFinding {
   readonly outcome: TagOutcome;
 }
 
+/**
+ * The set of reserved blocks, with a change counter: the allocation path asks about the same block for the
+ * 32 pages it covers, so a caller may remember the last answer while `version` is unchanged.
+ */
+export class BlockSet extends Set<number> {
+  version = 0;
+  override add(b: number): this {
+    this.version++;
+    return super.add(b);
+  }
+  override delete(b: number): boolean {
+    this.version++;
+    return super.delete(b);
+  }
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 /** The tag storage state of one boot: region table, static key, reserved blocks. */
 export class TagStorage {
   /** tag_regions[0 .. num_tag_regions). */
   readonly regions: TagRegion[] = [];
   state: TagStorageState = 'none';
+  private key = false;
+  private readonly keyWatchers: ((on: boolean) => void)[] = [];
   /** metadata_storage_enabled_key. */
-  metadataEnabled = false;
+  get metadataEnabled(): boolean {
+    return this.key;
+  }
+  set metadataEnabled(on: boolean) {
+    this.key = on;
+    for (const w of this.keyWatchers) w(on);
+  }
+  /** Calls `w` now and whenever the static key changes (hooks keep a plain copy: it is read on every allocation). */
+  watchKey(w: (on: boolean) => void): void {
+    this.keyWatchers.push(w);
+    w(this.key);
+  }
   /** Pages turned into MIGRATE_METADATA at activation (totalmetadata_pages). */
   totalMetadataPages = 0;
   /** Pages handed to the buddy as MIGRATE_MOVABLE because MTE is off. */
   movablePages = 0;
   /** The xarray tag_blocks_reserved: first pfn of every reserved block (the count is the block's page refcount). */
-  readonly reservedBlocks = new Set<number>();
+  readonly reservedBlocks = new BlockSet();
   /** Everything discovery and activation said, in order. */
   readonly findings: TagStorageFinding[] = [];
   private warnedMissingBlock = false;

@@ -38,6 +38,7 @@ import {
 import type { PageAllocator } from '../../mm/page_alloc.js';
 import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
 import { MIGRATE_METADATA, MIGRATE_MOVABLE, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL } from '../../mm/zone.js';
+import { PG_tag_storage_reserved, type MemMap } from '../../mm/memmap.js';
 import { MteSwapTags, mtePageTagStorageSize } from './mteswap.js';
 import {
   TAG_RATIO,
@@ -65,6 +66,8 @@ export interface TagReserveMm {
   readonly gfpTagged: number;
   readonly gfpNoretry: number;
   readonly gfpRetryMayfail: number;
+  /** The memmap words behind pageRef/testFlag/setFlag, when there is one: the allocation-time fast path uses them. */
+  readonly memmap?: MemMap;
 }
 
 /** The arch hook object the buddy allocator calls (§2.4; H3's `arch`). */
@@ -163,6 +166,20 @@ export class TagReserve {
     return { blocks, count: blockRefCount(order, r) };
   }
 
+  private lastBlock = -1;
+  private lastBlockVersion = -1;
+  private lastBlockReserved = false;
+
+  /** ts.reservedBlocks.has(block), remembered for the block asked last while the set is unchanged. */
+  private blockReserved(block: number): boolean {
+    const set = this.ts.reservedBlocks;
+    if (block === this.lastBlock && set.version === this.lastBlockVersion) return this.lastBlockReserved;
+    this.lastBlock = block;
+    this.lastBlockVersion = set.version;
+    this.lastBlockReserved = set.has(block);
+    return this.lastBlockReserved;
+  }
+
   private blockRefAdd(block: number, n: number): number {
     const c = this.mm.pageRef(block) + n;
     this.mm.setPageRef(block, c);
@@ -192,6 +209,24 @@ export class TagReserve {
     const bs = region.blockSizePages;
     const endBlock = startBlock + orderToNumBlocks(order) * bs;
     const count = blockRefCount(order, region);
+
+    const words = mm.memmap;
+    if (words !== undefined && endBlock - startBlock === bs) {
+      // The usual case on the memmap words directly: steps 4, 5 and 8 for one block that is already reserved.
+      const u = words.u32;
+      const i = words.idxOf(pfn);
+      if (((u[i * 4] as number) & PG_tag_storage_reserved) !== 0) {
+        this.stats.alreadyReserved++;
+        return 0;
+      }
+      if (this.blockReserved(startBlock)) {
+        const bi = words.idxOf(startBlock) * 4 + 1;
+        words.i32[bi] = (words.i32[bi] as number) + count;
+        for (let k = 0; k < 1 << order; k++)
+          u[(i + k) * 4] = ((u[(i + k) * 4] as number) | PG_tag_storage_reserved) >>> 0;
+        return 0;
+      }
+    }
 
     // Step 4: a concurrent fault already reserved it.
     if (mm.testFlag(pfn, MigFlag.TagStorageReserved)) {
@@ -303,12 +338,10 @@ export class TagReserve {
 
   /** The hook object for the buddy allocator (§2.4). `metadataEnabled` follows the static key. */
   archHooks(): MetadataArchHooks {
-    const ts = this.ts;
     const mm = this.mm;
-    return {
-      get metadataEnabled(): boolean {
-        return ts.metadataEnabled;
-      },
+    const hooks: MetadataArchHooks = {
+      // A plain field that follows the static key (read on every allocation and free).
+      metadataEnabled: false,
       reserveMetadata: (pfn, order, gfp) => this.reserveMetadataStorage(pfn, order, gfp) === 0,
       freeMetadata: (pfn, order) => this.freeMetadataStorage(pfn, order),
       pageHasMetadata: (pfn) =>
@@ -316,6 +349,10 @@ export class TagReserve {
         mm.testFlag(pfn, MigFlag.TagStorageReserved) ||
         this.swapTags.pageMetadataInSwap(pfn),
     };
+    this.ts.watchKey((on) => {
+      hooks.metadataEnabled = on;
+    });
+    return hooks;
   }
 }
 
