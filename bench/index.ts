@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tuneV8 } from '../src/v8tune.js';
 
 export interface BenchResult {
   name: string;
@@ -27,6 +28,8 @@ const benches: [string, () => Promise<{ default: Bench }>][] = [
  * Returns false if any benchmark failed.
  */
 export async function runBenches(only: readonly string[], print: (line: string) => void): Promise<boolean> {
+  // The same V8 settings as the CLI (src/v8tune.ts), so `npm run bench` measures what `mte-sim` runs.
+  tuneV8();
   let ok = true;
   for (const [name, load] of benches) {
     if (only.length > 0 && !only.some((o) => name.includes(o))) continue;

@@ -7,6 +7,9 @@ import { CommanderError } from 'commander';
 import { buildProgram } from './program.js';
 import { ExitError, InputError, SimInvariantError, UsageError } from './errors.js';
 import { version } from './version.js';
+import { tuneV8 } from './v8tune.js';
+
+tuneV8();
 
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
   if (e.code === 'EPIPE') process.exit(0);

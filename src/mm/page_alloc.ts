@@ -172,9 +172,16 @@ interface AllocContext {
   highest: number;
   mt: number;
   preferred: Zone | undefined;
+  /** Index of `preferred` in `zonelist` (the first zone get_page_from_freelist tries). */
+  preferredK: number;
   allocFlags: number;
   meta: boolean;
 }
+
+/** allocOrder0Preferred(): nothing done yet, take the general path. */
+const FAST_DECLINED = -2;
+/** allocOrder0Preferred(): the preferred zone gave nothing; get_page_from_freelist goes on with the next zone. */
+const FAST_NEXT_ZONE = -1;
 
 const FPI_NONE = 0;
 const FPI_TO_TAIL = 1 << 1;
@@ -454,8 +461,19 @@ export class PageAllocator {
 
   /** move_to_free_list(): list_move_tail onto another migratetype's list. */
   private moveToFreeList(z: Zone, i: number, order: number, mt: number): void {
-    this.delFromFreeList(z, i, order);
-    this.addToFreeList(z, i, order, mt, true);
+    // del_page_from_free_list + add_to_free_list_tail written as one relink: the block stays PageBuddy (its bit
+    // in buddyBits and nr_free[order] do not change), only its list and migratetype do.
+    const u = this.memmap.u32;
+    const w = i * 4;
+    const old = (u[w] as number) >>> 24;
+    const from = order * MIGRATE_TYPES + old;
+    const to = order * MIGRATE_TYPES + mt;
+    listUnlink(u, z.freeHead, z.freeTail, from, i);
+    z.freeCount[from] = (z.freeCount[from] as number) - 1;
+    u[w] = (PG_buddy | (order << 16) | (mt << 24)) >>> 0;
+    u[w + 1] = 0;
+    listLink(u, z.freeHead, z.freeTail, to, i, true);
+    z.freeCount[to] = (z.freeCount[to] as number) + 1;
   }
 
   /** __mod_zone_freepage_state(): NR_FREE_PAGES, and the CMA / METADATA free counts (§4.1). */
@@ -998,11 +1016,13 @@ export class PageAllocator {
     mt: number,
     zonelist: Zone[],
     preferred: Zone,
+    from = 0,
   ): number {
     for (;;) {
       const noFallback = (allocFlags & ALLOC_NOFRAGMENT) !== 0;
       let retry = false;
-      for (let k = 0; k < zonelist.length; k++) {
+      // `from` > 0: allocOrder0Preferred() has already been through the zones before it (the first pass only).
+      for (let k = from; k < zonelist.length; k++) {
         const z = zonelist[k] as Zone;
         if (z.idx > highest) continue;
         if (noFallback && this.nodes.length > 1 && z !== preferred && z.nid !== preferred.nid) {
@@ -1029,6 +1049,7 @@ export class PageAllocator {
         if (allocFlags & ALLOC_HIGHATOMIC) this.reserveHighatomicPageblock(i, z);
         return i;
       }
+      from = 0;
       if (retry) continue;
       if (allocFlags & ALLOC_NOFRAGMENT) {
         allocFlags &= ~ALLOC_NOFRAGMENT;
@@ -1036,6 +1057,39 @@ export class PageAllocator {
       }
       return -1;
     }
+  }
+
+  /**
+   * get_page_from_freelist()'s first iteration for an order-0 request, written out: the preferred zone (the
+   * first of the zonelist within `highest`, so none is skipped before it), zone_watermark_fast()'s order-0
+   * test, rmqueue, prep_new_page and the tag storage hook. Returns the dense index; FAST_DECLINED before
+   * anything was done (the general loop then runs from the start, and decides the same); FAST_NEXT_ZONE when
+   * the zone gave nothing after rmqueue or a failed reservation (the loop goes on with the next zone).
+   */
+  private allocOrder0Preferred(ctx: AllocContext, gfp: number): number {
+    const allocFlags = ctx.allocFlags;
+    const z = ctx.preferred;
+    if (z === undefined || allocFlags & (ALLOC_NO_WATERMARKS | ALLOC_HIGHATOMIC)) return FAST_DECLINED;
+    const s = z.vmStat;
+    const free = s[NR_FREE_PAGES] as number;
+    // __zone_watermark_unusable_free() for order 0.
+    let reserved = allocFlags & ALLOC_RESERVES ? 0 : z.nrReservedHighatomic;
+    if (!(allocFlags & ALLOC_CMA)) reserved += s[NR_FREE_CMA_PAGES] as number;
+    if (!(allocFlags & ALLOC_FROM_METADATA)) reserved += s[NR_FREE_METADATA_PAGES] as number;
+    const usable = free - Math.min(free, reserved);
+    if (usable <= z.wmarkPages(allocFlags & ALLOC_WMARK_MASK) + (z.lowmemReserve[ctx.highest] ?? 0))
+      return FAST_DECLINED;
+    const i = this.rmqueue(z, z, 0, allocFlags, ctx.mt);
+    if (i < 0) return FAST_NEXT_ZONE;
+    this.prepNewPage(i, 0, gfp);
+    if (gfp & __GFP_TAGGED && this.arch.metadataEnabled) {
+      if (!this.arch.reserveMetadata(this.memmap.idxToPfn(i), 0, gfp)) {
+        this.reserveFailures++;
+        this.returnPageToBuddy(z, i, 0);
+        return FAST_NEXT_ZONE;
+      }
+    }
+    return i;
   }
 
   /**
@@ -1129,7 +1183,14 @@ export class PageAllocator {
     // reserveMetadata() may allocate (migration targets): keep the outer allocation's count.
     const outerFailures = this.reserveFailures;
     this.reserveFailures = 0;
-    let i = this.getPageFromFreelist(gfp, order, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
+    let i: number;
+    if (order === 0) {
+      i = this.allocOrder0Preferred(ctx, gfp);
+      if (i < 0) {
+        const from = i === FAST_DECLINED ? 0 : ctx.preferredK + 1;
+        i = this.getPageFromFreelist(gfp, 0, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred, from);
+      }
+    } else i = this.getPageFromFreelist(gfp, order, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
     if (i < 0) i = this.allocPagesSlowpath(gfp, order, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
     this.reserveFailures = outerFailures;
     return i < 0 ? -1 : this.memmap.idxToPfn(i);
@@ -1148,7 +1209,8 @@ export class PageAllocator {
     const preferred = this.preferredZone(zonelist, highest);
     let allocFlags = gfpToAllocFlagsFast(gfp, ALLOC_WMARK_LOW, meta);
     allocFlags |= this.allocFlagsNofragment(preferred, gfp);
-    return { gfp, node, zonelist, highest, mt, preferred, allocFlags, meta };
+    const preferredK = preferred === undefined ? -1 : zonelist.indexOf(preferred);
+    return { gfp, node, zonelist, highest, mt, preferred, preferredK, allocFlags, meta };
   }
 
   /** __alloc_pages_slowpath(), reduced to the steps the emulator models. */
