@@ -194,6 +194,30 @@ export class TagReserve {
     const mm = this.mm;
     const ts = this.ts;
     this.stats.reserveCalls++;
+    // The per-fault case first: one base page, in the region of the previous call, on the memmap words.
+    // Steps 3 (the look-up of findBlock), 4, 5 and 8 for one block; anything else takes the general path.
+    const words = mm.memmap;
+    const last = this.region;
+    if (order === 0 && words !== undefined && last !== undefined && pfn >= last.mem.start && pfn <= last.mem.end) {
+      const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
+      const bs = last.blockSizePages;
+      const block = last.tag.start + off - (off % bs);
+      if (block + bs - 1 <= last.tag.end && ts.regions[this.regionIdx] === last) {
+        const u = words.u32;
+        const i = words.idxOf(pfn);
+        if (((u[i * 4] as number) & PG_tag_storage_reserved) !== 0) {
+          this.stats.alreadyReserved++;
+          return 0;
+        }
+        if (this.blockReserved(block)) {
+          // blockRefCount(0, region) = min(1, 32 * B) = 1.
+          const bi = words.idxOf(block) * 4 + 1;
+          words.i32[bi] = (words.i32[bi] as number) + 1;
+          u[i * 4] = ((u[i * 4] as number) | PG_tag_storage_reserved) >>> 0;
+          return 0;
+        }
+      }
+    }
     // Step 2: no recursion into reservation for the pages migrated out; retry hard unless told not to.
     let g = gfp & ~mm.gfpTagged;
     if ((g & mm.gfpNoretry) === 0) g |= mm.gfpRetryMayfail;
@@ -209,24 +233,6 @@ export class TagReserve {
     const bs = region.blockSizePages;
     const endBlock = startBlock + orderToNumBlocks(order) * bs;
     const count = blockRefCount(order, region);
-
-    const words = mm.memmap;
-    if (words !== undefined && endBlock - startBlock === bs) {
-      // The usual case on the memmap words directly: steps 4, 5 and 8 for one block that is already reserved.
-      const u = words.u32;
-      const i = words.idxOf(pfn);
-      if (((u[i * 4] as number) & PG_tag_storage_reserved) !== 0) {
-        this.stats.alreadyReserved++;
-        return 0;
-      }
-      if (this.blockReserved(startBlock)) {
-        const bi = words.idxOf(startBlock) * 4 + 1;
-        words.i32[bi] = (words.i32[bi] as number) + count;
-        for (let k = 0; k < 1 << order; k++)
-          u[(i + k) * 4] = ((u[(i + k) * 4] as number) | PG_tag_storage_reserved) >>> 0;
-        return 0;
-      }
-    }
 
     // Step 4: a concurrent fault already reserved it.
     if (mm.testFlag(pfn, MigFlag.TagStorageReserved)) {
