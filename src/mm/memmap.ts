@@ -103,16 +103,26 @@ export class MemMap {
 
   /** Dense index of `pfn`, or -1 when its section is not present (pfn_valid() false). */
   pfnToIdx(pfn: number): number {
+    // A page's pfn and index are asked for back and forth along one allocation or fault: the last pair is kept.
+    if (pfn === this.lastPfn) return this.lastIdx;
     const sec = pfn < 4294967296 ? pfn >>> this.shift : Math.floor(pfn / (this.mask + 1));
     if (sec >= this.sectionToDense.length || pfn < 0) return -1;
     const d = this.sectionToDense[sec] ?? -1;
     if (d < 0) return -1;
-    return d * (this.mask + 1) + (pfn & this.mask);
+    const i = d * (this.mask + 1) + (pfn & this.mask);
+    this.lastPfn = pfn;
+    this.lastIdx = i;
+    return i;
   }
+  private lastPfn = -1;
+  private lastIdx = -1;
 
   /** Dense indices are below 2^32 (they are stored in Uint32 links), so 32-bit shifts are exact. */
   idxToPfn(idx: number): number {
-    return (this.denseSectionPfn[idx >>> this.shift] as number) + (idx & this.mask);
+    const pfn = (this.denseSectionPfn[idx >>> this.shift] as number) + (idx & this.mask);
+    this.lastPfn = pfn;
+    this.lastIdx = idx;
+    return pfn;
   }
 
   /** pfn_valid() for sparsemem: the pfn's section is present. */

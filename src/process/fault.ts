@@ -19,7 +19,7 @@
 import type { ProcessLayer } from './layer.js';
 import type { Vma } from './mm.js';
 import { VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
-import { EINTR, Gfp } from './port.js';
+import { EINTR, Gfp, type PortWords } from './port.js';
 import { THP_FALLBACK, THP_REPLAY } from './thp.js';
 import {
   PTE_DIRTY,
@@ -362,6 +362,8 @@ export function anonWriteFault(L: ProcessLayer, vma: Vma, idx: number): FaultRes
   // ANON_ALLOC
   const pfn = port.allocPages(0, tagged ? Gfp.HighuserMovable | Gfp.Tagged : Gfp.HighuserMovable);
   if (pfn < 0) return FaultResult.Oom;
+  const W = port.words;
+  if (W !== undefined) return anonMapWords(L, W, vma, idx, pfn, tagged);
   L.prepNewPage(pfn, tagged);
   // ANON_MAP (the allocation may have reclaimed or OOM-killed: the recheck stays)
   if (vma.pte[idx] !== 0 || vma.dead) {
@@ -377,6 +379,57 @@ export function anonWriteFault(L: ProcessLayer, vma: Vma, idx: number): FaultRes
   L.writeData(vma, idx);
   return FaultResult.Ok;
 }
+
+/**
+ * anonWriteFault after the allocation, on the per-page words: prepNewPage, the ANON_MAP recheck,
+ * ensureTables, addAnonRmap (a private VMA: anon), presentBits (a fresh page has one reference: writable and
+ * dirty), setPteAt with its METADATA_NONE net and mte_sync_tags, and writeData — the same effects, field by
+ * field, without a port call per field.
+ */
+function anonMapWords(L: ProcessLayer, W: PortWords, vma: Vma, idx: number, pfn: number, tagged: boolean): FaultResult {
+  const u = W.u32;
+  const w = W.idxOf(pfn) * 4;
+  // prepNewPage: count 1, zero-filled, and for __GFP_TAGGED the tags cleared (or parked as zeros by pfn).
+  W.i32[w + 1] = 1;
+  u[w + 3] = 0;
+  if (tagged) {
+    if (((u[w] as number) & W.tagStorageReservedBit) !== 0 || L.tags.tagStorageReady(pfn)) {
+      L.tags.clearReady(pfn);
+      u[w] = ((u[w] as number) | W.mteTaggedBit) >>> 0;
+    } else L.tags.tagsByPfn.set(pfn, new Uint8Array(L.tags.bytesPerPage));
+  }
+  // ANON_MAP
+  if (vma.pte[idx] !== 0 || vma.dead) {
+    L.releaseNewPage(pfn);
+    return FaultResult.Ok;
+  }
+  if (!L.ensureTables(vma.mm, vma.start + idx * L.port.pageSize)) {
+    L.releaseNewPage(pfn);
+    return FaultResult.Oom;
+  }
+  // addAnonRmap (the lane only takes private VMAs)
+  u[w + 2] = (vma.pgoff + idx) >>> 0;
+  u[w] = ((u[w] as number) | W.anonBit) >>> 0;
+  L.pend.anon++;
+  L.lru(pfn, 1);
+  // presentBits(vma, pfn, true): VM_WRITE (the lane's condition) and an exclusive new page.
+  let bits = PTE_VALID | PTE_YOUNG;
+  if ((W.i32[w + 1] as number) === 1) bits |= PTE_WRITE | PTE_DIRTY;
+  // setPteAt
+  if (tagged) {
+    bits |= PTE_TAGGED;
+    if (L.fixMetadataNone && L.port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
+      bits = PAGE_METADATA_NONE_TAGGED;
+    } else if (((u[w] as number) & W.mteTaggedBit) === 0) L.mteSyncTags(pfn);
+  }
+  vma.pfn[idx] = pfn;
+  vma.pte[idx] = bits;
+  L.writeData(vma, idx);
+  return FaultResult.Ok;
+}
+
+/** What set_pte_at writes instead of a present tagged PTE for a page without tag storage (§5.5). */
+const PAGE_METADATA_NONE_TAGGED = PTE_PROT_NONE | PTE_METADATA_NONE | PTE_TAGGED;
 
 /**
  * A fault on a PAGE_METADATA_NONE slot (kernel-facts §5.3) of a VM_MTE VMA that allows the access, with tag

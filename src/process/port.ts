@@ -49,6 +49,22 @@ export const ENOMEM = -12;
 export const EBUSY = -16;
 
 /**
+ * Direct views of the allocator's per-page words (see the header), for the fault path's fast lanes: one
+ * typed-array access instead of a port call per field. Word 0 holds the flags, word 1 the refcount, word 2
+ * the owner, word 3 the token.
+ */
+export interface PortWords {
+  readonly u32: Uint32Array;
+  readonly i32: Int32Array;
+  /** Dense index of pfn (its words start at index * 4). */
+  idxOf(pfn: number): number;
+  /** Word-0 bits of PageFlag.MteTagged, PageFlag.TagStorageReserved and PageFlag.Anon. */
+  readonly mteTaggedBit: number;
+  readonly tagStorageReservedBit: number;
+  readonly anonBit: number;
+}
+
+/**
  * What the process layer needs from below. Everything is pfn-based and allocation-free so that a fault is
  * a handful of typed-array operations.
  */
@@ -59,6 +75,8 @@ export interface MmPort {
   readonly zeroPfn: number;
   /** MAX_ORDER of the allocator; absent: only order-0 allocations (no THP). */
   readonly maxOrder?: number;
+  /** The per-page words, when the port has them as typed arrays (the fast lanes then use them directly). */
+  readonly words?: PortWords;
 
   /** Allocates 2^order pages; returns the first pfn or -1 (the allocator has already logged any OOM). */
   allocPages(order: number, gfp: number): number;

@@ -24,7 +24,7 @@ import { PG_anon, PG_mte_tagged, PG_tag_storage_reserved } from '../mm/memmap.js
 import type { PageAllocator } from '../mm/page_alloc.js';
 import { NODE_STAT, VM_EVENT, ZONE_STAT } from '../mm/vmstat.js';
 import { MIGRATE_ISOLATE, MIGRATE_METADATA, type Zone } from '../mm/zone.js';
-import type { MmPort, PageFlag } from './port.js';
+import type { MmPort, PageFlag, PortWords } from './port.js';
 import { ENOMEM, Gfp, OWNER_PGTABLE } from './port.js';
 
 /** GFP_PGTABLE_USER = GFP_PGTABLE_KERNEL | __GFP_ACCOUNT = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT (asm-generic/pgalloc.h). */
@@ -44,6 +44,7 @@ export class MachinePort implements MmPort {
   readonly pageShift: number;
   readonly zeroPfn: number;
   readonly maxOrder: number;
+  readonly words: PortWords;
   private readonly alloc: PageAllocator;
   private readonly u32: Uint32Array;
   private readonly i32: Int32Array;
@@ -63,6 +64,15 @@ export class MachinePort implements MmPort {
     this.i32 = d.alloc.memmap.i32;
     this.ts = d.tagStorage;
     this.tr = d.tagReserve;
+    const memmap = d.alloc.memmap;
+    this.words = {
+      u32: memmap.u32,
+      i32: memmap.i32,
+      idxOf: (pfn) => memmap.idxOf(pfn),
+      mteTaggedBit: PG_mte_tagged,
+      tagStorageReservedBit: PG_tag_storage_reserved,
+      anonBit: PG_anon,
+    };
     d.alloc.zones.forEach((z, i) => this.zoneIndex.set(z, i));
     // The span cache of zoneIndexOf is only right when no two zones' spans overlap (NUMA interleaving).
     const spans = d.alloc.zones.filter((z) => z.spannedPages > 0);
