@@ -289,13 +289,9 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // arch_swap_prepare_to_restore (§6.2 step 2)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size === 0) return pfn;
-    // The look-up last: a page with tag storage (the usual case) needs none.
-    if (
-      L.fixPfnTags &&
-      port.metadataEnabled() &&
-      !port.testFlag(pfn, PageFlag.MteTagged) &&
-      !L.tags.tagStorageReady(pfn)
-    ) {
+    // The look-up last: a page with tag storage (the usual case) needs none. tagStorageReady is false only
+    // with the key on (metadataEnabled) for a page in a region without PG_tag_storage_reserved.
+    if (L.fixPfnTags && !port.testFlag(pfn, PageFlag.MteTagged) && !L.tags.tagStorageReady(pfn)) {
       const saved = store.load(entry); // a copy: the swap entry keeps its own
       if (saved !== undefined) L.tags.tagsByPfn.set(pfn, saved);
     }
