@@ -28,7 +28,6 @@ export const SWAP_MAP_MAX = 0x3e;
 
 const CHUNK_SHIFT = 16;
 const CHUNK = 1 << CHUNK_SHIFT;
-const EMPTY_MAP = new Uint8Array(CHUNK);
 
 export class SwapDevice {
   /** swap_info_struct->max: pages of the area including the header page. */
@@ -72,13 +71,18 @@ export class SwapDevice {
 
   /** The data token stored in slot `off` (0 for a free slot). */
   tokenOf(off: number): number {
-    return this.tokenChunks[off >>> CHUNK_SHIFT]?.[off & (CHUNK - 1)] ?? 0;
+    const t = this.tokenChunks[off >>> CHUNK_SHIFT];
+    return t === undefined ? 0 : t[off & (CHUNK - 1)]!;
   }
 
   /** swap_writepage: the page's data token goes to slot `off` (which must be in use). */
   setToken(off: number, token: number): void {
-    this.mapChunk(off);
-    this.tokenChunks[off >>> CHUNK_SHIFT]![off & (CHUNK - 1)] = token;
+    let t = this.tokenChunks[off >>> CHUNK_SHIFT];
+    if (t === undefined) {
+      this.mapChunk(off);
+      t = this.tokenChunks[off >>> CHUNK_SHIFT]!;
+    }
+    t[off & (CHUNK - 1)] = token;
   }
 
   /** nr_swap_pages contribution: free slots. */
@@ -102,9 +106,11 @@ export class SwapDevice {
     let off = this.cursor;
     for (let n = 0; n < max; n++) {
       if (off >= max) off = 1;
-      const m = this.mapChunks[off >>> CHUNK_SHIFT] ?? EMPTY_MAP;
-      if (m[off & (CHUNK - 1)] === 0) {
-        this.mapChunk(off)[off & (CHUNK - 1)] = count;
+      // A chunk not yet allocated is all free: its first slot is the one taken, so allocate it now.
+      const m = this.mapChunks[off >>> CHUNK_SHIFT] ?? this.mapChunk(off);
+      const i = off & (CHUNK - 1);
+      if (m[i] === 0) {
+        m[i] = count;
         this.inusePages++;
         this.cursor = off + 1;
         return off;
@@ -117,7 +123,8 @@ export class SwapDevice {
   /** __swap_count(entry). */
   count(off: number): number {
     if (off <= 0 || off >= this.max) return 0;
-    return this.mapChunks[off >>> CHUNK_SHIFT]?.[off & (CHUNK - 1)] ?? 0;
+    const m = this.mapChunks[off >>> CHUNK_SHIFT];
+    return m === undefined ? 0 : m[off & (CHUNK - 1)]!;
   }
 
   /** swap_duplicate(entry): one more reference (fork copying a swap PTE). Returns false when the count is full. */
@@ -135,9 +142,10 @@ export class SwapDevice {
   free(off: number): boolean {
     const c = this.count(off);
     if (c === 0) throw new RangeError(`swap_free of free swap entry ${off}`);
-    this.mapChunk(off)[off & (CHUNK - 1)] = c - 1;
+    const i = off & (CHUNK - 1);
+    this.mapChunks[off >>> CHUNK_SHIFT]![i] = c - 1;
     if (c > 1) return false;
-    this.tokenChunks[off >>> CHUNK_SHIFT]![off & (CHUNK - 1)] = 0;
+    this.tokenChunks[off >>> CHUNK_SHIFT]![i] = 0;
     this.inusePages--;
     if (off < this.cursor) this.cursor = off;
     return true;

@@ -198,7 +198,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // arch_prepare_to_swap (§6.1)
     const byPfn = L.tags.tagsByPfn;
     if (port.testFlag(pfn, PageFlag.MteTagged)) {
-      this.swapTags.tagsBySwpEntry.store(entry, L.tags.save(pfn));
+      this.swapTags.tagsBySwpEntry.store(entry, L.tags.save(pfn)); // copied into the table
     } else if (byPfn.size > 0) {
       const parked = byPfn.get(pfn);
       if (parked !== undefined) this.swapTags.tagsBySwpEntry.store(entry, parked);
@@ -289,15 +289,11 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // arch_swap_prepare_to_restore (§6.2 step 2)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size === 0) return pfn;
-    // The look-up last: a page with tag storage (the usual case) needs none.
-    if (
-      L.fixPfnTags &&
-      port.metadataEnabled() &&
-      !port.testFlag(pfn, PageFlag.MteTagged) &&
-      !L.tags.tagStorageReady(pfn)
-    ) {
-      const saved = store.load(entry);
-      if (saved !== undefined) L.tags.tagsByPfn.set(pfn, saved.slice());
+    // The look-up last: a page with tag storage (the usual case) needs none. tagStorageReady is false only
+    // with the key on (metadataEnabled) for a page in a region without PG_tag_storage_reserved.
+    if (L.fixPfnTags && !port.testFlag(pfn, PageFlag.MteTagged) && !L.tags.tagStorageReady(pfn)) {
+      const saved = store.load(entry); // a copy: the swap entry keeps its own
+      if (saved !== undefined) L.tags.tagsByPfn.set(pfn, saved);
     }
     return pfn;
   }
@@ -312,8 +308,8 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     }
     // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
     const store = this.swapTags.tagsBySwpEntry;
-    const saved = store.size === 0 ? undefined : store.load(entry);
-    if (saved !== undefined && !port.testFlag(pfn, PageFlag.MteTagged)) {
+    const saved = store.size === 0 || port.testFlag(pfn, PageFlag.MteTagged) ? undefined : store.peek(entry);
+    if (saved !== undefined) {
       if (L.tags.tagStorageReady(pfn)) {
         L.tags.restoreReady(pfn, saved);
         port.setFlag(pfn, PageFlag.MteTagged);

@@ -12,7 +12,9 @@
  *
  * A buffer is MTE_PAGE_TAG_STORAGE bytes: 4 bits per 16-byte granule, 128 bytes per 4 KiB page (§7.1).
  * This module only keeps buffers; reading or writing the tag storage itself belongs to the tag model.
- * Both stores are sparse maps keyed by number: the emulator never holds an object per page.
+ * `tags_by_pfn` is a sparse map keyed by pfn (it is shared with the tag model and rarely holds more than a few
+ * pages). `tags_by_swp_entry` can hold every page of a large swap-out, so it is a typed table indexed by the
+ * swap offset (`SwpEntryTags`): no object and no allocation per saved page.
  */
 
 /** MTE_GRANULE_SIZE (§7.1). */
@@ -62,26 +64,138 @@ export class TagXarray {
   }
 }
 
+/** log2 of the swap entries per chunk of SwpEntryTags (128 KiB of tags per chunk with 4K pages). */
+const SWP_CHUNK_SHIFT = 10;
+const SWP_CHUNK = 1 << SWP_CHUNK_SHIFT;
+
+/**
+ * tags_by_swp_entry: the tag buffer (MTE_PAGE_TAG_STORAGE bytes) saved for each swap entry, as a table indexed by
+ * the entry value — one area, so the value is the swap offset (src/mm/swapfile.ts), a small dense integer. The
+ * bytes live in chunks of SWP_CHUNK entries allocated on first use, with a presence byte per entry; a store copies
+ * the caller's bytes in (xa_store of the kmalloc'ed copy) and a load copies them out, so an entry never aliases
+ * a caller's buffer, as the kernel's kmalloc'ed copies do not.
+ */
+export class SwpEntryTags {
+  private readonly bytes: (Uint8Array | undefined)[] = [];
+  /** The same chunks as 32-bit words (tag buffers are a multiple of 4 bytes for every page size). */
+  private readonly words: (Uint32Array | undefined)[] = [];
+  private readonly present: (Uint8Array | undefined)[] = [];
+  private count = 0;
+  /** peek()'s buffer, and its words. */
+  private readonly scratch: Uint8Array;
+  private readonly scratchWords: Uint32Array | undefined;
+
+  constructor(readonly tagBytes: number) {
+    this.scratch = new Uint8Array(tagBytes);
+    this.scratchWords = tagBytes % 4 === 0 ? new Uint32Array(this.scratch.buffer) : undefined;
+  }
+
+  /** Entries holding tags. */
+  get size(): number {
+    return this.count;
+  }
+
+  has(key: number): boolean {
+    return key >= 0 && this.present[key >>> SWP_CHUNK_SHIFT]?.[key & (SWP_CHUNK - 1)] === 1;
+  }
+
+  /** xa_store of a copy of `tags` (tagBytes long) for `key`, replacing (freeing) any previous buffer. */
+  store(key: number, tags: Uint8Array): void {
+    if (!Number.isInteger(key) || key < 0 || key > 0xffffffff) throw new RangeError(`bad swap entry ${key}`);
+    const n = this.tagBytes;
+    if (tags.length !== n) throw new RangeError(`tag buffer of ${tags.length} bytes, expected ${n}`);
+    const c = key >>> SWP_CHUNK_SHIFT;
+    const i = key & (SWP_CHUNK - 1);
+    let pres = this.present[c];
+    let bytes = this.bytes[c];
+    if (pres === undefined || bytes === undefined) {
+      pres = new Uint8Array(SWP_CHUNK);
+      bytes = new Uint8Array(SWP_CHUNK * n);
+      this.present[c] = pres;
+      this.bytes[c] = bytes;
+      if (n % 4 === 0) this.words[c] = new Uint32Array(bytes.buffer);
+    }
+    if (pres[i] === 0) {
+      pres[i] = 1;
+      this.count++;
+    }
+    bytes.set(tags, i * n);
+  }
+
+  /**
+   * The tags saved for `key` in a buffer owned by the table, valid until the next peek (the caller copies them
+   * on), or undefined when there are none: xa_load without a buffer per call.
+   */
+  peek(key: number): Uint8Array | undefined {
+    if (!this.has(key)) return undefined;
+    const n = this.tagBytes;
+    const c = key >>> SWP_CHUNK_SHIFT;
+    const i = key & (SWP_CHUNK - 1);
+    const out = this.scratch;
+    const sw = this.scratchWords;
+    if (sw !== undefined) {
+      const w = this.words[c]!;
+      const nw = n >> 2;
+      const off = i * nw;
+      for (let k = 0; k < nw; k++) sw[k] = w[off + k]!;
+    } else {
+      const b = this.bytes[c]!;
+      const off = i * n;
+      for (let k = 0; k < n; k++) out[k] = b[off + k]!;
+    }
+    return out;
+  }
+
+  /** A new buffer holding the tags saved for `key`, or undefined when there are none (xa_load, then a copy). */
+  load(key: number): Uint8Array | undefined {
+    return this.peek(key)?.slice();
+  }
+
+  /** xa_erase: returns true if tags were saved for `key` (their buffer is freed). */
+  erase(key: number): boolean {
+    if (!this.has(key)) return false;
+    this.present[key >>> SWP_CHUNK_SHIFT]![key & (SWP_CHUNK - 1)] = 0;
+    this.count--;
+    return true;
+  }
+
+  /** The entries holding tags, ascending. */
+  keys(): number[] {
+    const out: number[] = [];
+    if (this.count === 0) return out;
+    for (let c = 0; c < this.present.length; c++) {
+      const pres = this.present[c];
+      if (pres === undefined) continue;
+      for (let i = 0; i < SWP_CHUNK; i++) if (pres[i] === 1) out.push(c * SWP_CHUNK + i);
+    }
+    return out;
+  }
+
+  clear(): void {
+    for (const pres of this.present) pres?.fill(0);
+    this.count = 0;
+  }
+}
+
 /**
  * The two tag stores of arch/arm64/mm/mteswap.c. `tagBytes` is MTE_PAGE_TAG_STORAGE for the platform's
  * page size; every stored buffer has exactly that length (a copy of what the caller passed).
  */
 export class MteSwapTags {
-  readonly tagsBySwpEntry: TagXarray;
+  readonly tagsBySwpEntry: SwpEntryTags;
   readonly tagsByPfn: TagXarray;
 
   /**
-   * `byPfn` / `bySwpEntry`: existing maps to use as the stores (src/process/tags.ts keeps a `tagsByPfn` map;
+   * `byPfn`: an existing map to use as the tags_by_pfn store (src/process/tags.ts keeps a `tagsByPfn` map;
    * passing it here makes both views one xarray).
    */
   constructor(
     readonly tagBytes: number,
     byPfn?: Map<number, Uint8Array>,
-    bySwpEntry?: Map<number, Uint8Array>,
   ) {
-    this.tagsByPfn = new TagXarray(byPfn);
-    this.tagsBySwpEntry = new TagXarray(bySwpEntry);
     if (!Number.isInteger(tagBytes) || tagBytes <= 0) throw new RangeError(`bad tag buffer size ${tagBytes}`);
+    this.tagsByPfn = new TagXarray(byPfn);
+    this.tagsBySwpEntry = new SwpEntryTags(tagBytes);
   }
 
   private copyIn(tags: Uint8Array): Uint8Array {
@@ -95,28 +209,30 @@ export class MteSwapTags {
 
   /** mte_save_page_tags_by_swp_entry: the tags of a tagged page going to swap entry `entry`. */
   savePageTagsBySwpEntry(entry: number, tags: Uint8Array): void {
-    this.tagsBySwpEntry.store(entry, this.copyIn(tags));
+    if (tags.length !== this.tagBytes) {
+      throw new RangeError(`tag buffer of ${tags.length} bytes, expected ${this.tagBytes}`);
+    }
+    this.tagsBySwpEntry.store(entry, tags);
   }
 
-  /** The saved tags of `entry`, if any (mte_restore_page_tags_by_swp_entry reads them; they stay). */
+  /** A copy of the saved tags of `entry`, if any (mte_restore_page_tags_by_swp_entry reads them; they stay). */
   loadPageTagsBySwpEntry(entry: number): Uint8Array | undefined {
     return this.tagsBySwpEntry.load(entry);
   }
 
   /** mte_invalidate_tags (arch_swap_invalidate_page): returns true if an entry was erased. */
   invalidateTags(entry: number): boolean {
-    return this.tagsBySwpEntry.erase(entry) !== undefined;
+    return this.tagsBySwpEntry.erase(entry);
   }
 
   /** mte_invalidate_tags_area: erases every entry in [first, first + count). */
   invalidateTagsArea(first: number, count: number): number {
+    const store = this.tagsBySwpEntry;
     let n = 0;
-    if (count > this.tagsBySwpEntry.size) {
-      for (const k of [...this.tagsBySwpEntry.keys()]) {
-        if (k >= first && k < first + count && this.tagsBySwpEntry.erase(k)) n++;
-      }
+    if (count > store.size) {
+      for (const k of store.keys()) if (k >= first && k < first + count && store.erase(k)) n++;
     } else {
-      for (let e = first; e < first + count; e++) if (this.tagsBySwpEntry.erase(e)) n++;
+      for (let e = first; e < first + count; e++) if (store.erase(e)) n++;
     }
     return n;
   }
