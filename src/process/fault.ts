@@ -380,6 +380,20 @@ export function anonWriteFault(L: ProcessLayer, vma: Vma, idx: number): FaultRes
   return FaultResult.Ok;
 }
 
+/** A fault on a swap PTE (no PMD, valid or migration bit) with swap hooks installed: START -> SWAP_IN -> SWAP_MAP. */
+export function swapInFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: number, write: boolean): FaultResult {
+  L.pend.pgfault++;
+  if (vma.pages === 0 || vma.dead) return FaultResult.AccErr;
+  const sw = L.swap!;
+  const entry = vma.pfn[idx]!;
+  const pfn = sw.swapInRead(vma, idx, entry);
+  if (pfn === -1) return FaultResult.Oom;
+  if (pfn >= 0 && sw.swapInMap(vma, idx, entry, pfn, write)) return FaultResult.Ok;
+  c.start(vma, idx, write);
+  if (!replay(L, c)) while (!faultStep(L, c));
+  return c.result;
+}
+
 /**
  * anonWriteFault after the allocation, on the per-page words: prepNewPage, the ANON_MAP recheck,
  * ensureTables, addAnonRmap (a private VMA: anon), presentBits (a fresh page has one reference: writable and

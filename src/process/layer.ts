@@ -10,7 +10,7 @@
  * (called after every atomic operation, before anything reads the counters).
  */
 import type { KernelLog } from '../sim/log.js';
-import { FaultCtx, FaultResult, anonWriteFault, handleMmFault, metadataNoneFault } from './fault.js';
+import { FaultCtx, FaultResult, anonWriteFault, handleMmFault, metadataNoneFault, swapInFault } from './fault.js';
 import { Mm, Process, Vma, VM_HUGEPAGE, VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
 import type { MmPort } from './port.js';
 import { Gfp, OWNER_PGTABLE, PageFlag } from './port.js';
@@ -648,6 +648,7 @@ export class ProcessLayer {
         const lanes = !this.trackInflight && (vma.flags & need) !== 0;
         const anonLane = lanes && write && (vma.flags & (VM_HUGEPAGE | VM_SHARED)) === 0;
         const mdLane = lanes && (vma.flags & VM_MTE) !== 0 && this.port.metadataEnabled();
+        const swapLane = lanes && this.swap !== undefined;
         for (let i = i0; i < i1; i++) {
           const f = vma.pte[i]!;
           let r: FaultResult;
@@ -656,6 +657,9 @@ export class ProcessLayer {
             if (r === FaultResult.Ok) r = this.accessPage(vma, i, write, 1);
           } else if (mdLane && (f & LANE_MDNONE_MASK) === PAGE_METADATA_NONE) {
             r = metadataNoneFault(this, this.fault, vma, i, write);
+            if (r === FaultResult.Ok) r = this.accessPage(vma, i, write, 1);
+          } else if (swapLane && (f & (PTE_PMD | PTE_VALID | PTE_MIGRATION | PTE_SWAP)) === PTE_SWAP) {
+            r = swapInFault(this, this.fault, vma, i, write);
             if (r === FaultResult.Ok) r = this.accessPage(vma, i, write, 1);
           } else r = this.accessPage(vma, i, write);
           if (r !== FaultResult.Ok) return this.faultFailed(p, vma.start + i * ps, r, write);
