@@ -38,7 +38,7 @@ import {
 import type { PageAllocator } from '../../mm/page_alloc.js';
 import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
 import { MIGRATE_METADATA, MIGRATE_MOVABLE, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL } from '../../mm/zone.js';
-import { PG_tag_storage_reserved, type MemMap } from '../../mm/memmap.js';
+import { PG_mte_tagged, PG_tag_storage_reserved, type MemMap } from '../../mm/memmap.js';
 import { MteSwapTags, mtePageTagStorageSize } from './mteswap.js';
 import {
   TAG_RATIO,
@@ -308,6 +308,37 @@ export class TagReserve {
   freeMetadataStorage(pfn: number, order: number): void {
     const mm = this.mm;
     const ts = this.ts;
+    // The per-page case first (a tagged base page in the region of the previous call, its block reserved), on
+    // the memmap words: the same steps as below for one page and one block.
+    const words = mm.memmap;
+    const last = this.region;
+    if (order === 0 && words !== undefined && last !== undefined && pfn >= last.mem.start && pfn <= last.mem.end) {
+      const u = words.u32;
+      const i = words.idxOf(pfn);
+      const f = u[i * 4] as number;
+      const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
+      const bs = last.blockSizePages;
+      const block = last.tag.start + off - (off % bs);
+      if (
+        (f & (PG_mte_tagged | PG_tag_storage_reserved)) !== 0 &&
+        block + bs - 1 <= last.tag.end &&
+        ts.regions[this.regionIdx] === last &&
+        this.blockReserved(block)
+      ) {
+        this.swapTags.erasePageTagsByPfnRange(pfn, 1);
+        u[i * 4] = (f & ~(PG_mte_tagged | PG_tag_storage_reserved)) >>> 0;
+        // blockRefCount(0, region) = 1.
+        const bi = words.idxOf(block) * 4 + 1;
+        const c = (words.i32[bi] as number) - 1;
+        words.i32[bi] = c;
+        if (c === 1) {
+          ts.reservedBlocks.delete(block);
+          this.isolation.freeContigRange(block, bs);
+          mm.count('metadata_reserve_free', bs);
+        }
+        return;
+      }
+    }
     if (!mm.testFlag(pfn, MigFlag.MteTagged) && !mm.testFlag(pfn, MigFlag.TagStorageReserved)) {
       // Emulator choice: an untagged page freed with tags still parked in tags_by_pfn (swap-in into a page
       // never mapped tagged, §6.2) drops them here, so a later owner of the pfn cannot inherit them. The
@@ -351,8 +382,9 @@ export class TagReserve {
       reserveMetadata: (pfn, order, gfp) => this.reserveMetadataStorage(pfn, order, gfp) === 0,
       freeMetadata: (pfn, order) => this.freeMetadataStorage(pfn, order),
       pageHasMetadata: (pfn) =>
-        mm.testFlag(pfn, MigFlag.MteTagged) ||
-        mm.testFlag(pfn, MigFlag.TagStorageReserved) ||
+        (mm.memmap !== undefined
+          ? ((mm.memmap.u32[mm.memmap.idxOf(pfn) * 4] as number) & (PG_mte_tagged | PG_tag_storage_reserved)) !== 0
+          : mm.testFlag(pfn, MigFlag.MteTagged) || mm.testFlag(pfn, MigFlag.TagStorageReserved)) ||
         this.swapTags.pageMetadataInSwap(pfn),
     };
     this.ts.watchKey((on) => {
