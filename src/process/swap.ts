@@ -198,7 +198,9 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // arch_prepare_to_swap (§6.1)
     const byPfn = L.tags.tagsByPfn;
     if (port.testFlag(pfn, PageFlag.MteTagged)) {
-      this.swapTags.tagsBySwpEntry.store(entry, L.tags.save(pfn)); // copied into the table
+      const st = this.swapTags.tagsBySwpEntry;
+      st.slot(entry);
+      L.tags.saveWords(pfn, st.slotWords, st.slotWord);
     } else if (byPfn.size > 0) {
       const parked = byPfn.get(pfn);
       if (parked !== undefined) this.swapTags.tagsBySwpEntry.store(entry, parked);
@@ -308,14 +310,13 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     }
     // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
     const store = this.swapTags.tagsBySwpEntry;
-    const saved = store.size === 0 || port.testFlag(pfn, PageFlag.MteTagged) ? undefined : store.peek(entry);
-    if (saved !== undefined) {
+    if (store.size !== 0 && !port.testFlag(pfn, PageFlag.MteTagged) && store.find(entry)) {
       if (L.tags.tagStorageReady(pfn)) {
-        L.tags.restoreReady(pfn, saved);
+        L.tags.restoreReadyWords(pfn, store.slotWords, store.slotWord);
         port.setFlag(pfn, PageFlag.MteTagged);
       } else if (!L.fixPfnTags) {
         // Race 2 of the cover letter (§6.3): restored unconditionally into a page without tag storage.
-        L.tags.restore(pfn, saved);
+        L.tags.restore(pfn, store.peek(entry)!);
         port.setFlag(pfn, PageFlag.MteTagged);
       }
       // With the fix the tags wait in tags_by_pfn (swapInRead) for set_pte_at on a page with tag storage.

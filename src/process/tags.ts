@@ -120,6 +120,38 @@ export class TagStore {
     this.buf.fill(0, this.off, this.off + this.bytesPerPage);
   }
 
+  /** The ArrayBuffer behind the last wordsOf() and its words (slabs are few: 64 KiB of tag pages each). */
+  private wordsAB: ArrayBufferLike | undefined;
+  private wordsView: Uint32Array = new Uint32Array(0);
+  private wordsOf(b: Uint8Array): Uint32Array {
+    if (b.buffer !== this.wordsAB) {
+      this.wordsAB = b.buffer;
+      this.wordsView = new Uint32Array(b.buffer);
+    }
+    return this.wordsView;
+  }
+
+  /** mte_save_tags into dst words [dstWord, dstWord + bytesPerPage/4) (zeros for tags never written). */
+  saveWords(pfn: number, dst: Uint32Array, dstWord: number): void {
+    const nw = this.bytesPerPage >> 2;
+    if (!this.slice(pfn, false)) {
+      dst.fill(0, dstWord, dstWord + nw);
+      return;
+    }
+    const w = this.wordsOf(this.buf);
+    const from = (this.buf.byteOffset + this.off) >> 2;
+    for (let k = 0; k < nw; k++) dst[dstWord + k] = w[from + k]!;
+  }
+
+  /** restoreReady() from src words [srcWord, srcWord + bytesPerPage/4). */
+  restoreReadyWords(pfn: number, src: Uint32Array, srcWord: number): void {
+    this.slice(pfn, true);
+    const nw = this.bytesPerPage >> 2;
+    const w = this.wordsOf(this.buf);
+    const to = (this.buf.byteOffset + this.off) >> 2;
+    for (let k = 0; k < nw; k++) w[to + k] = src[srcWord + k]!;
+  }
+
   /** A copy of pfn's tag bytes (mte_save_tags). */
   save(pfn: number): Uint8Array {
     const n = this.bytesPerPage;

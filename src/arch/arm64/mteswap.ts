@@ -99,6 +99,46 @@ export class SwpEntryTags {
     return key >= 0 && this.present[key >>> SWP_CHUNK_SHIFT]?.[key & (SWP_CHUNK - 1)] === 1;
   }
 
+  /** Where slot()/find() put the entry's bytes: slotBytes[slotOff, slotOff + tagBytes). */
+  slotBytes: Uint8Array = new Uint8Array(0);
+  slotOff = 0;
+
+  /** Makes `key` hold tags (xa_store of a buffer the caller fills at slotBytes/slotOff). */
+  slot(key: number): void {
+    const n = this.tagBytes;
+    const c = key >>> SWP_CHUNK_SHIFT;
+    const i = key & (SWP_CHUNK - 1);
+    let pres = this.present[c];
+    let bytes = this.bytes[c];
+    if (pres === undefined || bytes === undefined) {
+      pres = new Uint8Array(SWP_CHUNK);
+      bytes = new Uint8Array(SWP_CHUNK * n);
+      this.present[c] = pres;
+      this.bytes[c] = bytes;
+      if (n % 4 === 0) this.words[c] = new Uint32Array(bytes.buffer);
+    }
+    if (pres[i] === 0) {
+      pres[i] = 1;
+      this.count++;
+    }
+    this.slotBytes = bytes;
+    this.slotOff = i * n;
+    this.slotWords = this.words[c]!;
+    this.slotWord = (i * n) >> 2;
+  }
+  slotWords: Uint32Array = new Uint32Array(0);
+  slotWord = 0;
+
+  /** xa_load: points slotBytes/slotOff at the tags of `key`; false when there are none. */
+  find(key: number): boolean {
+    if (!this.has(key)) return false;
+    this.slotBytes = this.bytes[key >>> SWP_CHUNK_SHIFT]!;
+    this.slotOff = (key & (SWP_CHUNK - 1)) * this.tagBytes;
+    this.slotWords = this.words[key >>> SWP_CHUNK_SHIFT]!;
+    this.slotWord = this.slotOff >> 2;
+    return true;
+  }
+
   /** xa_store of a copy of `tags` (tagBytes long) for `key`, replacing (freeing) any previous buffer. */
   store(key: number, tags: Uint8Array): void {
     if (!Number.isInteger(key) || key < 0 || key > 0xffffffff) throw new RangeError(`bad swap entry ${key}`);
