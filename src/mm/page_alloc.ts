@@ -1079,7 +1079,37 @@ export class PageAllocator {
     const usable = free - Math.min(free, reserved);
     if (usable <= z.wmarkPages(allocFlags & ALLOC_WMARK_MASK) + (z.lowmemReserve[ctx.highest] ?? 0))
       return FAST_DECLINED;
-    const i = this.rmqueue(z, z, 0, allocFlags, ctx.mt);
+    const mt = ctx.mt;
+    let i = -1;
+    if (
+      mt === MIGRATE_MOVABLE &&
+      allocFlags & ALLOC_CMA &&
+      this.arch.metadataEnabled &&
+      !(allocFlags & ALLOC_FROM_METADATA) &&
+      (s[NR_FREE_CMA_PAGES] as number) <= Math.floor(free / 2)
+    ) {
+      // rmqueue() for a tagged request (no pcp list, v1 patch 6) -> rmqueue_buddy -> __rmqueue, whose first
+      // step is __rmqueue_smallest on the request's own lists: written out for order 0. When those lists are
+      // empty nothing has changed yet, and the general rmqueue() below runs the whole sequence.
+      const maxOrder = this.geometry.maxOrder;
+      const heads = z.freeHead;
+      for (let o = 0; o <= maxOrder; o++) {
+        const h = heads[o * MIGRATE_TYPES + mt] as number;
+        if (h === NIL) continue;
+        this.delFromFreeList(z, h, o);
+        this.expand(z, h, 0, o, mt);
+        this.memmap.u32[h * 4] = (mt << 24) >>> 0; // set_pcppage_migratetype
+        s[NR_FREE_PAGES] = free - 1; // __mod_zone_freepage_state (a MOVABLE page)
+        this.countAlloc(z, z, 0);
+        if (allocFlags & ALLOC_KSWAPD && z.boostedWatermark) {
+          z.boostedWatermark = false;
+          this.hooks.wakeKswapd?.(z, 0, z.idx);
+        }
+        i = h;
+        break;
+      }
+    }
+    if (i < 0) i = this.rmqueue(z, z, 0, allocFlags, mt);
     if (i < 0) return FAST_NEXT_ZONE;
     this.prepNewPage(i, 0, gfp);
     if (gfp & __GFP_TAGGED && this.arch.metadataEnabled) {
