@@ -461,6 +461,8 @@ export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: n
     L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
     return FaultResult.Ok;
   }
+  const W = port.words;
+  if (W !== undefined) return metadataNoneWords(L, c, W, vma, idx, write, pfn);
   port.setPageRef(pfn, port.pageRef(pfn) + 1);
   // MDNONE_RES
   if (port.isIsolatedPageblock(pfn) || port.isMetadataPage(pfn)) {
@@ -485,5 +487,58 @@ export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: n
     return c.result;
   }
   L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
+  return FaultResult.Ok;
+}
+
+/** metadataNoneFault from MDNONE's reference on, with the page's own fields on the per-page words. */
+function metadataNoneWords(
+  L: ProcessLayer,
+  c: FaultCtx,
+  W: PortWords,
+  vma: Vma,
+  idx: number,
+  write: boolean,
+  pfn: number,
+): FaultResult {
+  const port = L.port;
+  const u = W.u32;
+  const i32 = W.i32;
+  const w = W.idxOf(pfn) * 4;
+  i32[w + 1] = (i32[w + 1] as number) + 1;
+  // MDNONE_RES
+  if (port.isIsolatedPageblock(pfn) || port.isMetadataPage(pfn)) {
+    c.start(vma, idx, write);
+    c.page = pfn;
+    c.step = Step.MdNoneReserve;
+    while (!faultStep(L, c));
+    return c.result;
+  }
+  const ret = port.reserveMetadata(pfn, 0, Gfp.HighuserMovable);
+  if (ret !== 0) {
+    c.start(vma, idx, write);
+    if (!mdNoneReserveFailed(L, c, pfn, ret)) while (!faultStep(L, c));
+    return c.result;
+  }
+  // MDNONE_MAP: put_page (the mapping still holds its reference, so the count stays above zero), revalidate.
+  const ref = (i32[w + 1] as number) - 1;
+  if (ref > 0) i32[w + 1] = ref;
+  else L.putPage(pfn);
+  const f = vma.pte[idx]!;
+  if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) {
+    c.start(vma, idx, write);
+    if (!replay(L, c)) while (!faultStep(L, c));
+    return c.result;
+  }
+  // presentBits(vma, pfn, write) for a VM_MTE VMA, then setPteAt.
+  let bits = PTE_VALID | PTE_YOUNG | PTE_TAGGED;
+  if ((vma.flags & VM_WRITE) !== 0 && ((vma.flags & VM_SHARED) !== 0 || (i32[w + 1] as number) === 1)) {
+    bits |= PTE_WRITE;
+    if (write) bits |= PTE_DIRTY;
+  }
+  if (L.fixMetadataNone && port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
+    bits = PAGE_METADATA_NONE_TAGGED;
+  } else if (((u[w] as number) & W.mteTaggedBit) === 0) L.mteSyncTags(pfn);
+  vma.pfn[idx] = pfn;
+  vma.pte[idx] = bits;
   return FaultResult.Ok;
 }

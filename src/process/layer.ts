@@ -200,9 +200,7 @@ export class ProcessLayer {
     port.setPageRef(pfn, 1);
     this.setContent(pfn, 0);
     if (!tagged) return;
-    // PG_tag_storage_reserved (the usual case after a tagged allocation) is tested first; it is one of the
-    // conditions of tagStorageReady.
-    if (port.testFlag(pfn, PageFlag.TagStorageReserved) || this.tags.tagStorageReady(pfn)) {
+    if (this.tags.tagStorageReady(pfn)) {
       this.tags.clearReady(pfn);
       port.setFlag(pfn, PageFlag.MteTagged);
     } else {
@@ -311,7 +309,7 @@ export class ProcessLayer {
   mteSyncTags(pfn: number): void {
     const port = this.port;
     if (port.testFlag(pfn, PageFlag.MteTagged)) return;
-    const saved = this.tags.tagsByPfn.get(pfn);
+    const saved = this.tags.tagsByPfn.size === 0 ? undefined : this.tags.tagsByPfn.get(pfn);
     if (saved !== undefined && this.tags.tagStorageReady(pfn)) {
       this.tags.restore(pfn, saved);
       this.tags.tagsByPfn.delete(pfn);

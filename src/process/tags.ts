@@ -78,7 +78,8 @@ export class TagStore {
    */
   tagStorageReady(pfn: number): boolean {
     const p = this.port;
-    return !p.metadataEnabled() || p.tagPageOf(pfn) < 0 || p.testFlag(pfn, PageFlag.TagStorageReserved);
+    // PG_tag_storage_reserved first: the usual answer, and the cheapest question.
+    return p.testFlag(pfn, PageFlag.TagStorageReserved) || !p.metadataEnabled() || p.tagPageOf(pfn) < 0;
   }
 
   private beforeWrite(pfn: number): void {
