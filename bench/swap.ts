@@ -67,7 +67,8 @@ interface Cycle {
   pages: number;
 }
 
-async function cycle(tagged: boolean): Promise<Cycle> {
+/** One booted machine with swap on and a 256 MiB mapping; cycle() swaps it out and back in. */
+async function machine(tagged: boolean): Promise<() => Cycle> {
   const parts = await bootForRun({ tree: platform(1024 * MiB) });
   const { layer } = buildRuntime(parts, { fixMetadataNone: true, fixPfnTags: true });
   const swap = layer.swap;
@@ -77,22 +78,25 @@ async function cycle(tagged: boolean): Promise<Cycle> {
   const size = 256 * MiB;
   const v = layer.mmap(p, 'buf', size, VM_READ | VM_WRITE | (tagged ? VM_MTE : 0), false, false);
   if (v === null) throw new Error('mmap failed');
-  const ok = layer.touch(p, v.start, v.end, true);
-  if (ok.result !== 0) throw new Error(`touch failed: ${ok.why}`);
-  if (tagged) layer.settag(p, v.start, v.start + 4096, 5);
   const pages = size / 4096;
-  const w0 = performance.now();
-  const t0 = cpuMs();
-  const out = swap.pageout(p, v.start, v.end);
-  const t1 = cpuMs();
-  const back = layer.touch(p, v.start, v.end, false);
-  const t2 = cpuMs();
-  const wallMs = performance.now() - w0;
-  if (out !== pages) throw new Error(`paged out ${out} of ${pages} pages`);
-  if (back.result !== 0) throw new Error(`swap-in failed: ${back.why}`);
-  if (swap.state.device!.inusePages !== 0) throw new Error('swap slots left in use');
-  if (tagged && layer.tagAt(p, v.start) !== 5) throw new Error('tags lost');
-  return { outMs: t1 - t0, inMs: t2 - t1, wallMs, pages };
+  return () => {
+    // Untimed: (re)write every page, and tag the first one.
+    const ok = layer.touch(p, v.start, v.end, true);
+    if (ok.result !== 0) throw new Error(`touch failed: ${ok.why}`);
+    if (tagged) layer.settag(p, v.start, v.start + 4096, 5);
+    const w0 = performance.now();
+    const t0 = cpuMs();
+    const out = swap.pageout(p, v.start, v.end);
+    const t1 = cpuMs();
+    const back = layer.touch(p, v.start, v.end, false);
+    const t2 = cpuMs();
+    const wallMs = performance.now() - w0;
+    if (out !== pages) throw new Error(`paged out ${out} of ${pages} pages`);
+    if (back.result !== 0) throw new Error(`swap-in failed: ${back.why}`);
+    if (swap.state.device!.inusePages !== 0) throw new Error('swap slots left in use');
+    if (tagged && layer.tagAt(p, v.start) !== 5) throw new Error('tags lost');
+    return { outMs: t1 - t0, inMs: t2 - t1, wallMs, pages };
+  };
 }
 
 const rate = (pages: number, ms: number): string => `${(pages / (ms / 1000) / 1e6).toFixed(2)} M pages/s`;
@@ -100,11 +104,13 @@ const rate = (pages: number, ms: number): string => `${(pages / (ms / 1000) / 1e
 const bench: Bench = async () => {
   const out: BenchResult[] = [];
   for (const tagged of [false, true]) {
-    // One warm-up cycle, then the best of three (the rate of an unloaded machine is what the target is about).
-    await cycle(tagged);
-    let r = await cycle(tagged);
-    for (let k = 0; k < 2; k++) {
-      const again = await cycle(tagged);
+    // One machine, as a user's run has (the fault benchmark does the same); one warm-up cycle, then the best of
+    // five (the rate of an unloaded machine is what the target is about).
+    const cycle = await machine(tagged);
+    cycle();
+    let r = cycle();
+    for (let k = 0; k < 4; k++) {
+      const again = cycle();
       if (again.outMs + again.inMs < r.outMs + r.inMs) r = again;
     }
     const label = tagged ? 'tagged' : 'untagged';
