@@ -379,6 +379,26 @@ export class PageAllocator {
 
   /** page_zone(): the zone spanning `pfn`, or undefined. */
   zoneForPfn(pfn: number): Zone | undefined {
+    const last = this.lastZone;
+    if (last !== undefined && pfn >= last.zoneStartPfn && pfn < last.zoneEndPfn && this.zoneSpansDisjoint) return last;
+    const z = this.zoneForPfnSlow(pfn);
+    this.lastZone = z;
+    return z;
+  }
+  private lastZone: Zone | undefined;
+  /** No two populated zones' spans overlap (no NUMA interleaving): a pfn inside a zone's span is that zone's. */
+  private get zoneSpansDisjoint(): boolean {
+    if (this.spansDisjoint === undefined) {
+      const spans = this.zones.filter((z) => z.spannedPages > 0);
+      this.spansDisjoint = spans.every((a) =>
+        spans.every((b) => a === b || a.zoneEndPfn <= b.zoneStartPfn || b.zoneEndPfn <= a.zoneStartPfn),
+      );
+    }
+    return this.spansDisjoint;
+  }
+  private spansDisjoint: boolean | undefined;
+
+  private zoneForPfnSlow(pfn: number): Zone | undefined {
     const i = this.memmap.pfnToIdx(pfn);
     if (i >= 0) {
       const zi = this.sectionZone[Math.floor(i / this.geometry.pagesPerSection)] ?? -1;
@@ -1636,6 +1656,8 @@ export class PageAllocator {
     for (let i = 0; i < this.memmap.nrPages; i++)
       if ((s.words[i * 4] as number) & PG_buddy) bits[i >>> 5] = (bits[i >>> 5] as number) | (1 << (i & 31));
     this.zones.forEach((z, k) => z.restore(s.zones[k] as ZoneSnapshot));
+    this.lastZone = undefined;
+    this.spansDisjoint = undefined;
     this.nodes.forEach((n, k) => {
       const ns = s.nodes[k];
       if (!ns) return;
@@ -1802,9 +1824,12 @@ export class PageAllocator {
     const i = mm.pfnToIdx(pfn);
     if (i < 0) return -1;
     const u = mm.u32;
+    const bits = this.buddyBits;
     const maxOrder = this.geometry.maxOrder;
     for (let o = 0; o <= maxOrder; o++) {
-      const head = i - (i % (1 << o));
+      const head = i & ~((1 << o) - 1);
+      // The bitmap of free-block heads answers "not a head" without touching the page's words.
+      if (((bits[head >>> 5] as number) & (1 << (head & 31))) === 0) continue;
       const w0 = u[head * 4] as number;
       if (w0 & PG_buddy && ((w0 >>> 16) & 0xff) >= o) {
         this.freeBlockOrder = (w0 >>> 16) & 0xff;
