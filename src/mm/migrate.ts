@@ -317,11 +317,46 @@ export class Migrator {
     return this.migratePages(from, reason, this.mm.gfpHighuserMovable, undefined, dest);
   }
 
-  /** migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. */
+  /**
+   * migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. The steps are those of
+   * MigrationOp.step, in the same order, written out straight (this is the hot path of alloc_contig_range
+   * and of the migration benchmark); nothing can run between them, so no MigrationOp is needed for
+   * `current`, which is left without one (as after a finished MigrationOp).
+   */
   migratePage(src: number, reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): MigrateResult {
-    const op = new MigrationOp(this, src, reason, gfp, avoid);
-    while (!op.step());
-    return { rc: op.rc, dst: op.dst };
+    const mm = this.mm;
+    const rmap = this.rmap;
+    this.current = undefined;
+    const order = rmap.folioOrder(src);
+    // alloc-dest: isolate_lru_page (fails for a folio someone else is migrating), then the destination.
+    if (!this.isolateFolio(src)) return this.pageFailed(src, reason, order, EBUSY, false);
+    if (!rmap.isMovable(src)) return this.pageFailed(src, reason, order, rmap.isPinned(src) ? EAGAIN : EBUSY, true);
+    const dst = this.allocMigrationTarget(src, order, gfp, avoid);
+    this.current = undefined; // reserving the destination's tag storage may have run nested migrations
+    if (dst < 0) return this.pageFailed(src, reason, order, ENOMEM, true);
+    // unmap: try_to_migrate.
+    const h = rmap.unmap(src);
+    if (h === null || h === undefined) {
+      mm.freePages(dst, order);
+      return this.pageFailed(src, reason, order, EAGAIN, true);
+    }
+    // copy, remap (remove_migration_ptes), free the source.
+    this.copyHighpage(dst, src, order);
+    rmap.remap(h, dst);
+    mm.freePages(src, order);
+    mm.count('pgmigrate_success', 1 << order);
+    if (order > 0) mm.count('thp_migration_success', 1);
+    this.putbackFolio(src);
+    return { rc: 0, dst };
+  }
+
+  /** MigrationOp.fail for migratePage: puts the folio back if it was isolated here, counts the failure. */
+  private pageFailed(src: number, reason: MigrateReason, order: number, rc: number, holding: boolean): MigrateResult {
+    if (holding) this.putbackFolio(src);
+    this.mm.debug?.(`mte-sim: migrate pfn 0x${src.toString(16)} (${MIGRATE_REASON_NAMES[reason]}) failed: ${rc}`);
+    this.mm.count('pgmigrate_fail', 1 << order);
+    if (order > 0) this.mm.count('thp_migration_fail', 1);
+    return { rc, dst: -1 };
   }
 
   /**
