@@ -251,7 +251,8 @@ export class Migrator {
    */
   allocMigrationTarget(src: number, order: number, gfp: number, avoid?: PfnRange): number {
     let g = gfp;
-    if (this.mm.metadataEnabled() && this.mm.testFlag(src, MigFlag.MteTagged)) g |= this.mm.gfpTagged;
+    // Both are plain reads; the page flag first, as most sources of a mixed workload are untagged.
+    if (this.mm.testFlag(src, MigFlag.MteTagged) && this.mm.metadataEnabled()) g |= this.mm.gfpTagged;
     let dst = this.mm.allocPages(order, g);
     if (avoid === undefined || dst < 0) return dst;
     let held: number[] | undefined;
@@ -281,13 +282,16 @@ export class Migrator {
    */
   copyHighpage(dst: number, src: number, order = 0): void {
     const mm = this.mm;
-    const enabled = mm.metadataEnabled();
+    const tokens = mm.setToken !== undefined && mm.getToken !== undefined;
+    // The static key, read once (and only when a page is tagged: an untagged folio does not need it).
+    let enabled = -1;
     for (let i = 0; i < 1 << order; i++) {
       const from = src + i;
       const to = dst + i;
-      if (mm.setToken !== undefined && mm.getToken !== undefined) mm.setToken(to, mm.getToken(from));
+      if (tokens) mm.setToken!(to, mm.getToken!(from));
       if (!mm.testFlag(from, MigFlag.MteTagged)) continue;
-      if (enabled && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
+      if (enabled < 0) enabled = mm.metadataEnabled() ? 1 : 0;
+      if (enabled === 1 && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
         this.swapTags.savePageTagsByPfn(to, this.tags.readPageTags(from));
         continue;
       }

@@ -31,8 +31,8 @@ export class TagStore {
   private buf: Uint8Array = new Uint8Array(0);
   private off = 0;
   /**
-   * The two tag pages looked up last, most recent first, with a 32-bit view of each (tagPages never drops a
-   * page, so the entries stay valid). Two, because a migration alternates between the source's and the
+   * The two tag pages looked up last, most recent first, with a 32-bit view of each, or undefined for a page
+   * not written yet (tagPages never drops a page, so the entries stay valid). Two, because a migration alternates between the source's and the
    * destination's tag page, each shared by 32 consecutive data pages.
    */
   private tpA = -1;
@@ -55,28 +55,33 @@ export class TagStore {
 
   /**
    * The tag page of tag storage pfn `tp` (most recent first in the two-entry cache; wordsA is its 32-bit
-   * view), created zeroed when `create`; undefined if it was never written and !create.
+   * view), created zeroed when `create`; undefined if it was never written and !create. The cache remembers
+   * an absent page too: pages are only ever added here, so the entry is updated when one is created.
    */
   private tagPage(tp: number, create: boolean): Uint8Array | undefined {
-    if (tp === this.tpA) return this.pageA;
     let b: Uint8Array | undefined;
     let w: Int32Array | undefined;
-    if (tp === this.tpB) {
+    if (tp === this.tpA) {
+      b = this.pageA;
+      if (b !== undefined || !create) return b;
+    } else if (tp === this.tpB) {
       b = this.pageB;
       w = this.wordsB;
     } else {
       b = this.tagPages.get(tp);
-      if (b === undefined) {
-        if (!create) return undefined;
-        b = this.newTagPage();
-        this.tagPages.set(tp, b);
-      }
+      if (b !== undefined) w = new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+    }
+    if (b === undefined && create) {
+      b = this.newTagPage();
+      this.tagPages.set(tp, b);
       w = new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
     }
-    this.tpB = this.tpA;
-    this.pageB = this.pageA;
-    this.wordsB = this.wordsA;
-    this.tpA = tp;
+    if (tp !== this.tpA) {
+      this.tpB = this.tpA;
+      this.pageB = this.pageA;
+      this.wordsB = this.wordsA;
+      this.tpA = tp;
+    }
     this.pageA = b;
     this.wordsA = w;
     return b;
