@@ -189,7 +189,9 @@ export class Migrator {
   /** Returns true if the folio at pfn is isolated for migration. */
   isIsolated(pfn: number): boolean {
     if (this.isolatedSet !== undefined) return this.isolatedSet.has(pfn);
-    return this.isolated.length !== 0 && this.isolated.includes(pfn);
+    const l = this.isolated;
+    for (let i = l.length - 1; i >= 0; i--) if (l[i] === pfn) return true;
+    return false;
   }
 
   /** isolate_lru_page: false if the folio is already isolated. */
@@ -212,10 +214,12 @@ export class Migrator {
       if (this.isolatedSet.size === 0) this.isolatedSet = undefined;
       return;
     }
-    const i = this.isolated.lastIndexOf(pfn);
+    const l = this.isolated;
+    let i = l.length - 1;
+    while (i >= 0 && l[i] !== pfn) i--;
     if (i < 0) return;
-    const last = this.isolated.pop()!;
-    if (i < this.isolated.length) this.isolated[i] = last;
+    const last = l.pop()!;
+    if (i < l.length) l[i] = last;
   }
 
   constructor(
