@@ -32,8 +32,8 @@ export class TagStore {
   private off = 0;
   /**
    * The two tag pages looked up last, most recent first, with a 32-bit view of each, or undefined for a page
-   * not written yet (tagPages never drops a page, so the entries stay valid). Two, because a migration alternates between the source's and the
-   * destination's tag page, each shared by 32 consecutive data pages.
+   * not written yet (tagPages never drops a page, so the entries stay valid). Two, because a migration
+   * alternates between the source's and the destination's tag page, each shared by 32 consecutive data pages.
    */
   private tpA = -1;
   private pageA: Uint8Array | undefined;
