@@ -287,17 +287,20 @@ export class Migrator {
   copyHighpage(dst: number, src: number, order = 0): void {
     const mm = this.mm;
     const tokens = mm.setToken !== undefined && mm.getToken !== undefined;
-    // The static key, read once (and only when a page is tagged: an untagged folio does not need it).
+    // The static key, read once, and only when it decides something: a tagged page whose destination has
+    // no tag storage (plain reads, so the order of the tests does not matter).
     let enabled = -1;
     for (let i = 0; i < 1 << order; i++) {
       const from = src + i;
       const to = dst + i;
       if (tokens) mm.setToken!(to, mm.getToken!(from));
       if (!mm.testFlag(from, MigFlag.MteTagged)) continue;
-      if (enabled < 0) enabled = mm.metadataEnabled() ? 1 : 0;
-      if (enabled === 1 && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
-        this.swapTags.savePageTagsByPfn(to, this.tags.readPageTags(from));
-        continue;
+      if (!mm.testFlag(to, MigFlag.TagStorageReserved)) {
+        if (enabled < 0) enabled = mm.metadataEnabled() ? 1 : 0;
+        if (enabled === 1 && this.fixes.pfnTags) {
+          this.swapTags.savePageTagsByPfn(to, this.tags.readPageTags(from));
+          continue;
+        }
       }
       // try_page_mte_tagging(to) fails if it is already tagged: the kernel then skips the copy.
       if (mm.testFlag(to, MigFlag.MteTagged)) continue;

@@ -231,8 +231,8 @@ export class TagStore {
       this.copySlices(dst, src);
       return;
     }
-    // beforeWrite(dst), with dst's tag page already known (its ready test, tagStorageReady, in the same order).
-    if (port.metadataEnabled() && !port.testFlag(dst, PageFlag.TagStorageReserved)) this.reportUnreserved(dst, tpDst);
+    // beforeWrite(dst), with dst's tag page already known (tagStorageReady's plain reads, the flag first).
+    if (!port.testFlag(dst, PageFlag.TagStorageReserved) && port.metadataEnabled()) this.reportUnreserved(dst, tpDst);
     const n = this.wordsPerPage;
     const from = this.tagPage(tpSrc, false);
     if (from === undefined) {
