@@ -189,7 +189,9 @@ export class Migrator {
   /** Returns true if the folio at pfn is isolated for migration. */
   isIsolated(pfn: number): boolean {
     if (this.isolatedSet !== undefined) return this.isolatedSet.has(pfn);
-    return this.isolated.length !== 0 && this.isolated.includes(pfn);
+    const l = this.isolated;
+    for (let i = l.length - 1; i >= 0; i--) if (l[i] === pfn) return true;
+    return false;
   }
 
   /** isolate_lru_page: false if the folio is already isolated. */
@@ -212,10 +214,12 @@ export class Migrator {
       if (this.isolatedSet.size === 0) this.isolatedSet = undefined;
       return;
     }
-    const i = this.isolated.lastIndexOf(pfn);
+    const l = this.isolated;
+    let i = l.length - 1;
+    while (i >= 0 && l[i] !== pfn) i--;
     if (i < 0) return;
-    const last = this.isolated.pop()!;
-    if (i < this.isolated.length) this.isolated[i] = last;
+    const last = l.pop()!;
+    if (i < l.length) l[i] = last;
   }
 
   constructor(
@@ -251,7 +255,8 @@ export class Migrator {
    */
   allocMigrationTarget(src: number, order: number, gfp: number, avoid?: PfnRange): number {
     let g = gfp;
-    if (this.mm.metadataEnabled() && this.mm.testFlag(src, MigFlag.MteTagged)) g |= this.mm.gfpTagged;
+    // Both are plain reads; the page flag first, as most sources of a mixed workload are untagged.
+    if (this.mm.testFlag(src, MigFlag.MteTagged) && this.mm.metadataEnabled()) g |= this.mm.gfpTagged;
     let dst = this.mm.allocPages(order, g);
     if (avoid === undefined || dst < 0) return dst;
     let held: number[] | undefined;
@@ -281,15 +286,21 @@ export class Migrator {
    */
   copyHighpage(dst: number, src: number, order = 0): void {
     const mm = this.mm;
-    const enabled = mm.metadataEnabled();
+    const tokens = mm.setToken !== undefined && mm.getToken !== undefined;
+    // The static key, read once, and only when it decides something: a tagged page whose destination has
+    // no tag storage (plain reads, so the order of the tests does not matter).
+    let enabled = -1;
     for (let i = 0; i < 1 << order; i++) {
       const from = src + i;
       const to = dst + i;
-      if (mm.setToken !== undefined && mm.getToken !== undefined) mm.setToken(to, mm.getToken(from));
+      if (tokens) mm.setToken!(to, mm.getToken!(from));
       if (!mm.testFlag(from, MigFlag.MteTagged)) continue;
-      if (enabled && !mm.testFlag(to, MigFlag.TagStorageReserved) && this.fixes.pfnTags) {
-        this.swapTags.savePageTagsByPfn(to, this.tags.readPageTags(from));
-        continue;
+      if (!mm.testFlag(to, MigFlag.TagStorageReserved)) {
+        if (enabled < 0) enabled = mm.metadataEnabled() ? 1 : 0;
+        if (enabled === 1 && this.fixes.pfnTags) {
+          this.swapTags.savePageTagsByPfn(to, this.tags.readPageTags(from));
+          continue;
+        }
       }
       // try_page_mte_tagging(to) fails if it is already tagged: the kernel then skips the copy.
       if (mm.testFlag(to, MigFlag.MteTagged)) continue;
@@ -317,11 +328,46 @@ export class Migrator {
     return this.migratePages(from, reason, this.mm.gfpHighuserMovable, undefined, dest);
   }
 
-  /** migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. */
+  /**
+   * migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. The steps are those of
+   * MigrationOp.step, in the same order, written out straight (this is the hot path of alloc_contig_range
+   * and of the migration benchmark); nothing can run between them, so no MigrationOp is needed for
+   * `current`, which is left without one (as after a finished MigrationOp).
+   */
   migratePage(src: number, reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): MigrateResult {
-    const op = new MigrationOp(this, src, reason, gfp, avoid);
-    while (!op.step());
-    return { rc: op.rc, dst: op.dst };
+    const mm = this.mm;
+    const rmap = this.rmap;
+    this.current = undefined;
+    const order = rmap.folioOrder(src);
+    // alloc-dest: isolate_lru_page (fails for a folio someone else is migrating), then the destination.
+    if (!this.isolateFolio(src)) return this.pageFailed(src, reason, order, EBUSY, false);
+    if (!rmap.isMovable(src)) return this.pageFailed(src, reason, order, rmap.isPinned(src) ? EAGAIN : EBUSY, true);
+    const dst = this.allocMigrationTarget(src, order, gfp, avoid);
+    this.current = undefined; // reserving the destination's tag storage may have run nested migrations
+    if (dst < 0) return this.pageFailed(src, reason, order, ENOMEM, true);
+    // unmap: try_to_migrate.
+    const h = rmap.unmap(src);
+    if (h === null || h === undefined) {
+      mm.freePages(dst, order);
+      return this.pageFailed(src, reason, order, EAGAIN, true);
+    }
+    // copy, remap (remove_migration_ptes), free the source.
+    this.copyHighpage(dst, src, order);
+    rmap.remap(h, dst);
+    mm.freePages(src, order);
+    mm.count('pgmigrate_success', 1 << order);
+    if (order > 0) mm.count('thp_migration_success', 1);
+    this.putbackFolio(src);
+    return { rc: 0, dst };
+  }
+
+  /** MigrationOp.fail for migratePage: puts the folio back if it was isolated here, counts the failure. */
+  private pageFailed(src: number, reason: MigrateReason, order: number, rc: number, holding: boolean): MigrateResult {
+    if (holding) this.putbackFolio(src);
+    this.mm.debug?.(`mte-sim: migrate pfn 0x${src.toString(16)} (${MIGRATE_REASON_NAMES[reason]}) failed: ${rc}`);
+    this.mm.count('pgmigrate_fail', 1 << order);
+    if (order > 0) this.mm.count('thp_migration_fail', 1);
+    return { rc, dst: -1 };
   }
 
   /**

@@ -114,8 +114,16 @@ export class Rmap {
 
   /** Returns true if pfn is a process page the rmap knows (anon or shared anon). */
   isAnonPage(pfn: number): boolean {
+    return this.anonRef(pfn) > 0;
+  }
+
+  /** The refcount of pfn if it is a process page the rmap knows (isAnonPage), else 0. */
+  private anonRef(pfn: number): number {
+    const port = this.port;
     // A page in use holds a reference; a free page has none (and its flags were cleared when it was freed).
-    return pfn !== this.port.zeroPfn && this.port.testFlag(pfn, PageFlag.Anon) && this.port.pageRef(pfn) > 0;
+    if (pfn === port.zeroPfn || !port.testFlag(pfn, PageFlag.Anon)) return 0;
+    const ref = port.pageRef(pfn);
+    return ref > 0 ? ref : 0;
   }
 
   /** Calls fn(vma, slot) for every slot referencing pfn (present, protnone or migration entry). */
@@ -134,6 +142,7 @@ export class Rmap {
   /** The slots walk() would visit, counted without a callback; `onlyMigration` counts migration entries only. */
   private countSlots(pfn: number, onlyMigration: boolean): number {
     const index = this.port.getOwner(pfn);
+    this.slotIndex = index;
     const av = this.anonVmaOf(index);
     if (av === undefined) return 0;
     const mask = onlyMigration ? PTE_MIGRATION : PTE_PRESENT_MASK | PTE_MIGRATION;
@@ -153,9 +162,10 @@ export class Rmap {
     }
     return n;
   }
-  /** The first slot countSlots found (valid when it returned > 0). */
+  /** The first slot countSlots found (valid when it returned > 0), and the linear index it looked up. */
   private firstVma: Vma | undefined;
   private firstIdx = 0;
+  private slotIndex = 0;
 
   pageMapcount(pfn: number): number {
     return this.isAnonPage(pfn) ? this.countSlots(pfn, false) : 0;
@@ -163,14 +173,16 @@ export class Rmap {
 
   /** Returns true if the page has references the rmap does not account for (a gup pin). */
   isPinned(pfn: number): boolean {
-    return this.isAnonPage(pfn) && this.port.pageRef(pfn) > this.countSlots(pfn, false);
+    const ref = this.anonRef(pfn);
+    return ref > 0 && ref > this.countSlots(pfn, false);
   }
 
   /** Returns true if pfn is a mapped process page that migration may move. */
   isMovable(pfn: number): boolean {
-    if (!this.isAnonPage(pfn)) return false;
+    const ref = this.anonRef(pfn);
+    if (ref === 0) return false;
     const n = this.countSlots(pfn, false);
-    return n > 0 && this.port.pageRef(pfn) <= n;
+    return n > 0 && ref <= n;
   }
 
   folioOrder(pfn: number): number {
@@ -189,7 +201,8 @@ export class Rmap {
       if (h !== undefined) return h;
     }
     // walk() without a callback: every present/protnone/migration slot mapping pfn becomes a migration entry.
-    if (!this.isAnonPage(pfn)) return null;
+    const ref = this.anonRef(pfn);
+    if (ref === 0) return null;
     const index = this.port.getOwner(pfn);
     const av = this.anonVmaOf(index);
     if (av === undefined) return null;
@@ -204,7 +217,7 @@ export class Rmap {
       }
     }
     if (n === 0) return null;
-    this.port.setPageRef(pfn, this.port.pageRef(pfn) + 1);
+    this.port.setPageRef(pfn, ref + 1);
     return { src: pfn };
   }
 
@@ -221,11 +234,11 @@ export class Rmap {
     const src = (handle as MigrationHandle).src;
     const port = this.port;
     // One mapping (the usual case): no slot list.
-    if (this.isAnonPage(src) && this.countSlots(src, true) === 1) {
+    if (this.anonRef(src) > 0 && this.countSlots(src, true) === 1) {
       const vma = this.firstVma!;
       const idx = this.firstIdx;
       this.firstVma = undefined;
-      port.setOwner(dst, port.getOwner(src));
+      port.setOwner(dst, this.slotIndex);
       port.setFlag(dst, PageFlag.Anon);
       port.setPageRef(dst, 1);
       this.owner.moveAccount(src, dst);

@@ -30,9 +30,19 @@ export class TagStore {
   /** Set by slice(): the buffer and offset of the last page looked up (avoids allocating a pair). */
   private buf: Uint8Array = new Uint8Array(0);
   private off = 0;
-  /** The tag page slice() found last (tagPages never drops one, so the pair stays valid). */
-  private lastTp = -1;
-  private lastTagPage: Uint8Array | undefined;
+  /**
+   * The two tag pages looked up last, most recent first, with a 32-bit view of each, or undefined for a page
+   * not written yet (tagPages never drops a page, so the entries stay valid). Two, because a migration
+   * alternates between the source's and the destination's tag page, each shared by 32 consecutive data pages.
+   */
+  private tpA = -1;
+  private pageA: Uint8Array | undefined;
+  private wordsA: Int32Array | undefined;
+  private tpB = -1;
+  private pageB: Uint8Array | undefined;
+  private wordsB: Int32Array | undefined;
+  /** 32-bit words of tag storage per data page (32 with 4K pages). */
+  private readonly wordsPerPage: number;
 
   constructor(
     private readonly port: MmPort,
@@ -40,6 +50,41 @@ export class TagStore {
     private readonly onCorrupt: (tagPfn: number) => void,
   ) {
     this.bytesPerPage = port.pageSize / 32;
+    this.wordsPerPage = this.bytesPerPage >> 2;
+  }
+
+  /**
+   * The tag page of tag storage pfn `tp` (most recent first in the two-entry cache; wordsA is its 32-bit
+   * view), created zeroed when `create`; undefined if it was never written and !create. The cache remembers
+   * an absent page too: pages are only ever added here, so the entry is updated when one is created.
+   */
+  private tagPage(tp: number, create: boolean): Uint8Array | undefined {
+    let b: Uint8Array | undefined;
+    let w: Int32Array | undefined;
+    if (tp === this.tpA) {
+      b = this.pageA;
+      if (b !== undefined || !create) return b;
+    } else if (tp === this.tpB) {
+      b = this.pageB;
+      w = this.wordsB;
+    } else {
+      b = this.tagPages.get(tp);
+      if (b !== undefined) w = new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+    }
+    if (b === undefined && create) {
+      b = this.newTagPage();
+      this.tagPages.set(tp, b);
+      w = new Int32Array(b.buffer, b.byteOffset, b.byteLength >> 2);
+    }
+    if (tp !== this.tpA) {
+      this.tpB = this.tpA;
+      this.pageB = this.pageA;
+      this.wordsB = this.wordsA;
+      this.tpA = tp;
+    }
+    this.pageA = b;
+    this.wordsA = w;
+    return b;
   }
 
   /** Points buf/off at pfn's tag bytes; returns false if they were never written (all zero) and !create. */
@@ -56,15 +101,9 @@ export class TagStore {
       this.off = 0;
       return true;
     }
-    // Consecutive pages share a tag page (32 per page): the last one found is tried first (never removed).
-    let b = tp === this.lastTp ? this.lastTagPage : this.tagPages.get(tp);
-    if (b === undefined) {
-      if (!create) return false;
-      b = this.newTagPage();
-      this.tagPages.set(tp, b);
-    }
-    this.lastTp = tp;
-    this.lastTagPage = b;
+    // Consecutive pages share a tag page (32 per page): the ones found last are tried first (never removed).
+    const b = this.tagPage(tp, create);
+    if (b === undefined) return false;
     this.buf = b;
     // The offset of pfn inside its tag page is (pfn - region start) % 32; region starts are pageblock aligned
     // (§1.1), so pfn % 32 gives the same slot.
@@ -84,7 +123,11 @@ export class TagStore {
 
   private beforeWrite(pfn: number): void {
     if (this.tagStorageReady(pfn)) return;
-    const tp = this.port.tagPageOf(pfn);
+    this.reportUnreserved(pfn, this.port.tagPageOf(pfn));
+  }
+
+  /** Tags of pfn are about to land in tag storage page tp, which is not reserved for tags (§6.3). */
+  private reportUnreserved(pfn: number, tp: number): void {
     this.corruptions.push(
       `tags of pfn 0x${pfn.toString(16)} written into tag storage page 0x${tp.toString(16)}, which is not reserved for tags`,
     );
@@ -214,6 +257,34 @@ export class TagStore {
    * written read as zero, so a source without a tag page zeroes the destination's bytes if it has any.
    */
   copy(dst: number, src: number): void {
+    const port = this.port;
+    const tpDst = port.tagPageOf(dst);
+    const tpSrc = port.tagPageOf(src);
+    if (tpDst < 0 || tpSrc < 0) {
+      this.copySlices(dst, src);
+      return;
+    }
+    // beforeWrite(dst), with dst's tag page already known (tagStorageReady's plain reads, the flag first).
+    if (!port.testFlag(dst, PageFlag.TagStorageReserved) && port.metadataEnabled()) this.reportUnreserved(dst, tpDst);
+    const n = this.wordsPerPage;
+    const from = this.tagPage(tpSrc, false);
+    if (from === undefined) {
+      const to = this.tagPage(tpDst, false);
+      if (to !== undefined) this.wordsA!.fill(0, (dst % 32) * n, (dst % 32) * n + n);
+      return;
+    }
+    const fw = this.wordsA!;
+    this.tagPage(tpDst, true);
+    const tw = this.wordsA!;
+    // Offsets as in slice(): region starts are pageblock aligned, so pfn % 32 is the slot in the tag page.
+    const fo = (src % 32) * n;
+    const to = (dst % 32) * n;
+    if (tw === fw && fo === to) return;
+    for (let i = 0; i < n; i++) tw[to + i] = fw[fo + i]!;
+  }
+
+  /** copy() when either page keeps its tags outside the tag storage regions (the hidden carve-out). */
+  private copySlices(dst: number, src: number): void {
     this.beforeWrite(dst);
     const n = this.bytesPerPage;
     if (!this.slice(src, false)) {
