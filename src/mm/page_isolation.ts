@@ -385,8 +385,18 @@ export class BuddyMigrateMm implements IsolationMm {
   metadataEnabled(): boolean {
     return this.alloc.arch.metadataEnabled;
   }
+  private lastEventName = '';
+  private lastEvent = -1;
   count(name: string, delta: number): void {
-    const i = VM_EVENT[name];
+    // Callers pass the same few literal names over and over: the last look-up is kept.
+    let i: number | undefined = this.lastEvent;
+    if (name !== this.lastEventName) {
+      i = VM_EVENT[name];
+      if (i !== undefined) {
+        this.lastEventName = name;
+        this.lastEvent = i;
+      }
+    }
     if (i === undefined) throw new Error(`vmstat: no event ${name}`);
     if (delta !== 0) this.alloc.events.count(i, delta);
   }

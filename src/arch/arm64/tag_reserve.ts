@@ -166,18 +166,27 @@ export class TagReserve {
     return { blocks, count: blockRefCount(order, r) };
   }
 
-  private lastBlock = -1;
-  private lastBlockVersion = -1;
-  private lastBlockReserved = false;
+  /** Two remembered answers of blockReserved (migration asks about a source's and a destination's block in turn). */
+  private blockA = -1;
+  private blockB = -1;
+  private reservedA = false;
+  private reservedB = false;
+  private blockVersion = -1;
 
-  /** ts.reservedBlocks.has(block), remembered for the block asked last while the set is unchanged. */
+  /** ts.reservedBlocks.has(block), remembered for the last two blocks asked while the set is unchanged. */
   private blockReserved(block: number): boolean {
     const set = this.ts.reservedBlocks;
-    if (block === this.lastBlock && set.version === this.lastBlockVersion) return this.lastBlockReserved;
-    this.lastBlock = block;
-    this.lastBlockVersion = set.version;
-    this.lastBlockReserved = set.has(block);
-    return this.lastBlockReserved;
+    if (set.version !== this.blockVersion) {
+      this.blockVersion = set.version;
+      this.blockA = this.blockB = -1;
+    } else if (block === this.blockA) return this.reservedA;
+    else if (block === this.blockB) return this.reservedB;
+    const r = set.has(block);
+    this.blockB = this.blockA;
+    this.reservedB = this.reservedA;
+    this.blockA = block;
+    this.reservedA = r;
+    return r;
   }
 
   private blockRefAdd(block: number, n: number): number {
