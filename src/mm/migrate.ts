@@ -330,9 +330,10 @@ export class Migrator {
 
   /**
    * migrate_pages for one folio, all steps at once. Counts pgmigrate_success/fail. The steps are those of
-   * MigrationOp.step, in the same order, written out straight (this is the hot path of alloc_contig_range
-   * and of the migration benchmark); nothing can run between them, so no MigrationOp is needed for
-   * `current`, which is left without one (as after a finished MigrationOp).
+   * MigrationOp.step, in the same order, written out straight (the hot path of the METADATA_NONE fault's
+   * migrate_metadata_none_page and of the migration benchmark; test/migrate/straight.test.ts holds the two
+   * to the same outcome). Nothing runs between the steps, so no MigrationOp is needed for `current`, which
+   * is left without one (what a race reader sees of a finished MigrationOp).
    */
   migratePage(src: number, reason: MigrateReason, gfp = this.mm.gfpHighuserMovable, avoid?: PfnRange): MigrateResult {
     const mm = this.mm;
