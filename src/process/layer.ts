@@ -211,6 +211,11 @@ export class ProcessLayer {
 
   /** Set while a `race` interleaves operations (invariants may then run between the steps of a fault). */
   trackInflight = false;
+  /**
+   * The fast lanes of `touch` (fault.ts): on by default. Off, every fault goes through the step machine; the
+   * outcome is the same (test/run/fast-lanes.test.ts compares the two).
+   */
+  fastLanes = true;
 
   hold(pfn: number): void {
     if (!this.trackInflight) return;
@@ -643,7 +648,7 @@ export class ProcessLayer {
         const i1 = Math.min(vma.pages, Math.ceil((end - vma.start) / ps));
         // The fast lanes of fault.ts for the two common faults of a sequential touch (same steps, no dispatch).
         const need = write ? VM_WRITE : VM_READ;
-        const lanes = !this.trackInflight && (vma.flags & need) !== 0;
+        const lanes = this.fastLanes && !this.trackInflight && (vma.flags & need) !== 0;
         const anonLane = lanes && write && (vma.flags & (VM_HUGEPAGE | VM_SHARED)) === 0;
         const mdLane = lanes && (vma.flags & VM_MTE) !== 0 && this.port.metadataEnabled();
         const swapLane = lanes && this.swap !== undefined;
