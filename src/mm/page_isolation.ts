@@ -368,7 +368,8 @@ export class BuddyMigrateMm implements IsolationMm {
     return flag === MigFlag.MteTagged ? PG_mte_tagged : PG_tag_storage_reserved;
   }
   testFlag(pfn: number, flag: MigFlag): boolean {
-    return this.memmap.testFlag(pfn, BuddyMigrateMm.bit(flag));
+    const mm = this.memmap;
+    return ((mm.u32[mm.idxOf(pfn) * 4] as number) & BuddyMigrateMm.bit(flag)) !== 0;
   }
   setFlag(pfn: number, flag: MigFlag): void {
     this.memmap.setFlag(pfn, BuddyMigrateMm.bit(flag), true);
@@ -377,10 +378,12 @@ export class BuddyMigrateMm implements IsolationMm {
     this.memmap.setFlag(pfn, BuddyMigrateMm.bit(flag), false);
   }
   getToken(pfn: number): number {
-    return this.memmap.token(pfn);
+    const mm = this.memmap;
+    return mm.u32[mm.idxOf(pfn) * 4 + 3] as number;
   }
   setToken(pfn: number, token: number): void {
-    this.memmap.setToken(pfn, token);
+    const mm = this.memmap;
+    mm.u32[mm.idxOf(pfn) * 4 + 3] = token >>> 0;
   }
   metadataEnabled(): boolean {
     return this.alloc.arch.metadataEnabled;
@@ -438,10 +441,12 @@ export class BuddyMigrateMm implements IsolationMm {
     return true;
   }
   pageRef(pfn: number): number {
-    return this.memmap.refcount(pfn);
+    const mm = this.memmap;
+    return mm.i32[mm.idxOf(pfn) * 4 + 1] as number;
   }
   setPageRef(pfn: number, count: number): void {
-    this.memmap.setRefcount(pfn, count);
+    const mm = this.memmap;
+    mm.i32[mm.idxOf(pfn) * 4 + 1] = count;
   }
   isReservedPage(pfn: number): boolean {
     const mm = this.memmap;

@@ -97,11 +97,20 @@ export class MachinePort implements MmPort {
 
   private lastPfn = -1;
   private lastIdx = -1;
+  private prevPfn = -1;
+  private prevIdx = -1;
 
-  /** Dense memmap index of pfn; the fault path asks about the same page several times in a row. */
+  /**
+   * Dense memmap index of pfn. The fault path asks about the same page several times in a row, migration
+   * about a source and a destination in turn: the last two answers are kept.
+   */
   private idx(pfn: number): number {
     if (pfn === this.lastPfn) return this.lastIdx;
-    const i = this.alloc.memmap.idxOf(pfn);
+    let i: number;
+    if (pfn === this.prevPfn) i = this.prevIdx;
+    else i = this.alloc.memmap.idxOf(pfn);
+    this.prevPfn = this.lastPfn;
+    this.prevIdx = this.lastIdx;
     this.lastPfn = pfn;
     this.lastIdx = i;
     return i;
