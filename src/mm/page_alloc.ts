@@ -1101,7 +1101,24 @@ export class PageAllocator {
       return FAST_DECLINED;
     const mt = ctx.mt;
     let i = -1;
+    const pcp = z.pcp[this.cpu] as PerCpuPages;
     if (
+      (mt !== MIGRATE_MOVABLE ||
+        (allocFlags & ALLOC_CMA && (!this.arch.metadataEnabled || allocFlags & ALLOC_FROM_METADATA))) &&
+      (pcp.heads[mt] as number) !== NIL
+    ) {
+      // rmqueue() -> rmqueue_pcplist() for order 0 (pcp list index = migratetype) with pages on the list: take the
+      // head. An empty list (rmqueue_bulk refills it) goes through the general rmqueue() below.
+      pcp.freeFactor >>= 1;
+      i = pcp.heads[mt] as number;
+      this.pcpUnlink(pcp, mt, i);
+      pcp.count -= 1;
+      this.countAlloc(z, z, 0);
+      if (allocFlags & ALLOC_KSWAPD && z.boostedWatermark) {
+        z.boostedWatermark = false;
+        this.hooks.wakeKswapd?.(z, 0, z.idx);
+      }
+    } else if (
       mt === MIGRATE_MOVABLE &&
       allocFlags & ALLOC_CMA &&
       this.arch.metadataEnabled &&
