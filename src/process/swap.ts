@@ -39,9 +39,20 @@ import { SwapState } from '../mm/swapfile.js';
 import { Reclaim, Vmscan, type ReclaimTarget } from '../mm/vmscan.js';
 import type { KernelLog } from '../sim/log.js';
 import type { ProcessLayer } from './layer.js';
-import { VM_MTE, type Process, type Vma } from './mm.js';
-import { Gfp, PageFlag } from './port.js';
-import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_SWAP, PTE_YOUNG } from './pte.js';
+import { VM_MTE, VM_SHARED, VM_WRITE, type Process, type Vma } from './mm.js';
+import { Gfp, PageFlag, type PortWords } from './port.js';
+import {
+  PTE_DIRTY,
+  PTE_METADATA_NONE,
+  PTE_MIGRATION,
+  PTE_PRESENT_MASK,
+  PTE_PROT_NONE,
+  PTE_SWAP,
+  PTE_TAGGED,
+  PTE_VALID,
+  PTE_WRITE,
+  PTE_YOUNG,
+} from './pte.js';
 
 /** What the fault path and zap_pte_range call (installed as `layer.swap`). */
 export interface SwapHooks {
@@ -285,14 +296,25 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       L.releaseNewPage(pfn);
       return -2;
     }
-    port.setPageRef(pfn, 1);
-    port.setToken(pfn, dev.tokenOf(entry));
+    const W = port.words;
+    let flags: number;
+    if (W !== undefined) {
+      const w = W.idxOf(pfn) * 4;
+      W.i32[w + 1] = 1;
+      W.u32[w + 3] = dev.tokenOf(entry) >>> 0;
+      flags = W.u32[w] as number;
+    } else {
+      port.setPageRef(pfn, 1);
+      port.setToken(pfn, dev.tokenOf(entry));
+      flags = -1;
+    }
     this.pendIn++;
     // arch_swap_prepare_to_restore (§6.2 step 2)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size === 0) return pfn;
     // The look-up last: a page with tag storage (the usual case) needs none. tagStorageReady is false only
     // with the key on (metadataEnabled) for a page in a region without PG_tag_storage_reserved.
+    if (W !== undefined && (flags & (W.mteTaggedBit | W.tagStorageReservedBit)) !== 0) return pfn;
     if (L.fixPfnTags && !port.testFlag(pfn, PageFlag.MteTagged) && !L.tags.tagStorageReady(pfn)) {
       const saved = store.load(entry); // a copy: the swap entry keeps its own
       if (saved !== undefined) L.tags.tagsByPfn.set(pfn, saved);
@@ -308,6 +330,8 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       L.releaseNewPage(pfn);
       return false;
     }
+    const W = port.words;
+    if (W !== undefined) return this.swapInMapWords(W, vma, idx, entry, pfn, write);
     // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size !== 0 && !port.testFlag(pfn, PageFlag.MteTagged) && store.find(entry)) {
@@ -323,6 +347,55 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     }
     L.addAnonRmap(vma, idx, pfn);
     L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
+    this.freeSwapEntry(entry);
+    return true;
+  }
+
+  /**
+   * swapInMap after its recheck, on the per-page words: the tag restore, addAnonRmap (private: anon),
+   * presentBits, setPteAt with its METADATA_NONE net and mte_sync_tags, swap_free — field by field the same.
+   */
+  private swapInMapWords(W: PortWords, vma: Vma, idx: number, entry: number, pfn: number, write: boolean): boolean {
+    const L = this.L;
+    const port = L.port;
+    const u = W.u32;
+    const w = W.idxOf(pfn) * 4;
+    // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
+    const store = this.swapTags.tagsBySwpEntry;
+    if (store.size !== 0 && ((u[w] as number) & W.mteTaggedBit) === 0 && store.find(entry)) {
+      if (((u[w] as number) & W.tagStorageReservedBit) !== 0 || L.tags.tagStorageReady(pfn)) {
+        L.tags.restoreReadyWords(pfn, store.slotWords, store.slotWord);
+        u[w] = ((u[w] as number) | W.mteTaggedBit) >>> 0;
+      } else if (!L.fixPfnTags) {
+        // Race 2 of the cover letter (§6.3): restored unconditionally into a page without tag storage.
+        L.tags.restore(pfn, store.peek(entry)!);
+        u[w] = ((u[w] as number) | W.mteTaggedBit) >>> 0;
+      }
+    }
+    if (vma.anonVma.shared) L.addAnonRmap(vma, idx, pfn);
+    else {
+      u[w + 2] = (vma.pgoff + idx) >>> 0;
+      u[w] = ((u[w] as number) | W.anonBit) >>> 0;
+      L.pend.anon++;
+      L.lru(pfn, 1);
+    }
+    // presentBits(vma, pfn, write), then setPteAt.
+    let bits = PTE_VALID | PTE_YOUNG;
+    const tagged = (vma.flags & VM_MTE) !== 0;
+    if (tagged) bits |= PTE_TAGGED;
+    if ((vma.flags & VM_WRITE) !== 0 && pfn !== port.zeroPfn) {
+      if ((vma.flags & VM_SHARED) !== 0 || (W.i32[w + 1] as number) === 1) {
+        bits |= PTE_WRITE;
+        if (write) bits |= PTE_DIRTY;
+      }
+    }
+    if (tagged && pfn !== port.zeroPfn) {
+      if (L.fixMetadataNone && port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
+        bits = PTE_PROT_NONE | PTE_METADATA_NONE | PTE_TAGGED;
+      } else if (((u[w] as number) & W.mteTaggedBit) === 0) L.mteSyncTags(pfn);
+    }
+    vma.pfn[idx] = pfn;
+    vma.pte[idx] = bits;
     this.freeSwapEntry(entry);
     return true;
   }
