@@ -206,9 +206,11 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     if (entry === 0) return Reclaim.NoSwap;
     const L = this.L;
     const port = L.port;
+    const W = port.words;
+    const w = W !== undefined ? W.idxOf(pfn) * 4 : -1;
     // arch_prepare_to_swap (§6.1)
     const byPfn = L.tags.tagsByPfn;
-    if (port.testFlag(pfn, PageFlag.MteTagged)) {
+    if (W !== undefined ? ((W.u32[w] as number) & W.mteTaggedBit) !== 0 : port.testFlag(pfn, PageFlag.MteTagged)) {
       const st = this.swapTags.tagsBySwpEntry;
       st.slot(entry);
       L.tags.saveWords(pfn, st.slotWords, st.slotWord);
@@ -216,7 +218,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       const parked = byPfn.get(pfn);
       if (parked !== undefined) this.swapTags.tagsBySwpEntry.store(entry, parked);
     }
-    dev.setToken(entry, port.getToken(pfn));
+    dev.setToken(entry, W !== undefined ? (W.u32[w + 3] as number) : port.getToken(pfn));
     if (n === 1) {
       v0.pte[i0] = PTE_SWAP;
       v0.pfn[i0] = entry;
@@ -233,9 +235,15 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // unaccountAnon for a private anon page (shared ones are never swapped here): no anon_vma look-up needed.
     L.pend.anon--;
     L.pend.inactiveAnon--;
-    port.clearFlag(pfn, PageFlag.Anon);
-    port.setOwner(pfn, 0);
-    port.setPageRef(pfn, 0);
+    if (W !== undefined) {
+      W.u32[w] = ((W.u32[w] as number) & ~W.anonBit) >>> 0;
+      W.u32[w + 2] = 0;
+      W.i32[w + 1] = 0;
+    } else {
+      port.clearFlag(pfn, PageFlag.Anon);
+      port.setOwner(pfn, 0);
+      port.setPageRef(pfn, 0);
+    }
     if (byPfn.size > 0) byPfn.delete(pfn);
     port.freePages(pfn, 0);
     this.pendOut++;
@@ -251,6 +259,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     const L = this.L;
     const port = L.port;
     const ps = port.pageSize;
+    const W = port.words;
     let done = 0;
     try {
       for (const v of p.mm.vmas) {
@@ -263,7 +272,11 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
           if ((pte[i]! & PTE_PRESENT_MASK) === 0) continue;
           const pfn = pfns[i]!;
           // folio_mapcount(folio) != 1 is skipped; refcount 1 means this PTE is the only reference.
-          if (pfn === port.zeroPfn || port.pageRef(pfn) !== 1 || !port.testFlag(pfn, PageFlag.Anon)) continue;
+          if (pfn === port.zeroPfn) continue;
+          if (W !== undefined) {
+            const w = W.idxOf(pfn) * 4;
+            if ((W.i32[w + 1] as number) !== 1 || ((W.u32[w] as number) & W.anonBit) === 0) continue;
+          } else if (port.pageRef(pfn) !== 1 || !port.testFlag(pfn, PageFlag.Anon)) continue;
           if (L.inflight.size > 0 && L.inflight.has(pfn)) continue;
           if (L.thp.count > 0 && L.thp.isCompound(pfn)) L.thp.splitForSwap(pfn); // no THP swap with MTE (thp.ts)
           if (L.rmap.folioOrder(pfn) > 0) continue; // THP: not split for swap here
