@@ -426,30 +426,16 @@ function anonMapWords(L: ProcessLayer, W: PortWords, vma: Vma, idx: number, pfn:
   u[w] = ((u[w] as number) | W.anonBit) >>> 0;
   L.pend.anon++;
   L.lru(pfn, 1);
-  // presentBits(vma, pfn, true): VM_WRITE (the lane's condition) and an exclusive new page.
-  let bits = PTE_VALID | PTE_YOUNG;
-  if ((W.i32[w + 1] as number) === 1) bits |= PTE_WRITE | PTE_DIRTY;
-  // setPteAt
-  if (tagged) {
-    bits |= PTE_TAGGED;
-    if (L.fixMetadataNone && L.port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
-      bits = PAGE_METADATA_NONE_TAGGED;
-    } else if (((u[w] as number) & W.mteTaggedBit) === 0) L.mteSyncTags(pfn);
-  }
-  vma.pfn[idx] = pfn;
-  vma.pte[idx] = bits;
+  L.mapPresentWords(W, w, vma, idx, pfn, true);
   L.writeData(vma, idx);
   return FaultResult.Ok;
 }
-
-/** What set_pte_at writes instead of a present tagged PTE for a page without tag storage (§5.5). */
-const PAGE_METADATA_NONE_TAGGED = PTE_PROT_NONE | PTE_METADATA_NONE | PTE_TAGGED;
 
 /**
  * A fault on a PAGE_METADATA_NONE slot (kernel-facts §5.3) of a VM_MTE VMA that allows the access, with tag
  * storage management on (the caller checks these and that no in-flight tracking is on): START -> MDNONE ->
  * MDNONE_RES -> MDNONE_MAP. An isolated pageblock, a tag storage page, or a failed reservation continue in
- * the step machine.
+ * the step machine. With per-page words (MmPort.words) the page's count and the final set_pte_at use them.
  */
 export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: number, write: boolean): FaultResult {
   L.pend.pgfault++;
@@ -462,49 +448,9 @@ export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: n
     return FaultResult.Ok;
   }
   const W = port.words;
-  if (W !== undefined) return metadataNoneWords(L, c, W, vma, idx, write, pfn);
-  port.setPageRef(pfn, port.pageRef(pfn) + 1);
-  // MDNONE_RES
-  if (port.isIsolatedPageblock(pfn) || port.isMetadataPage(pfn)) {
-    c.start(vma, idx, write);
-    c.page = pfn;
-    c.step = Step.MdNoneReserve;
-    while (!faultStep(L, c));
-    return c.result;
-  }
-  const ret = port.reserveMetadata(pfn, 0, Gfp.HighuserMovable);
-  if (ret !== 0) {
-    c.start(vma, idx, write);
-    if (!mdNoneReserveFailed(L, c, pfn, ret)) while (!faultStep(L, c));
-    return c.result;
-  }
-  // MDNONE_MAP
-  L.putPage(pfn);
-  const f = vma.pte[idx]!;
-  if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) {
-    c.start(vma, idx, write);
-    if (!replay(L, c)) while (!faultStep(L, c));
-    return c.result;
-  }
-  L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
-  return FaultResult.Ok;
-}
-
-/** metadataNoneFault from MDNONE's reference on, with the page's own fields on the per-page words. */
-function metadataNoneWords(
-  L: ProcessLayer,
-  c: FaultCtx,
-  W: PortWords,
-  vma: Vma,
-  idx: number,
-  write: boolean,
-  pfn: number,
-): FaultResult {
-  const port = L.port;
-  const u = W.u32;
-  const i32 = W.i32;
-  const w = W.idxOf(pfn) * 4;
-  i32[w + 1] = (i32[w + 1] as number) + 1;
+  const w = W !== undefined ? W.idxOf(pfn) * 4 : -1;
+  if (W !== undefined) W.i32[w + 1] = (W.i32[w + 1] as number) + 1;
+  else port.setPageRef(pfn, port.pageRef(pfn) + 1);
   // MDNONE_RES
   if (port.isIsolatedPageblock(pfn) || port.isMetadataPage(pfn)) {
     c.start(vma, idx, write);
@@ -520,8 +466,7 @@ function metadataNoneWords(
     return c.result;
   }
   // MDNONE_MAP: put_page (the mapping still holds its reference, so the count stays above zero), revalidate.
-  const ref = (i32[w + 1] as number) - 1;
-  if (ref > 0) i32[w + 1] = ref;
+  if (W !== undefined && (W.i32[w + 1] as number) > 1) W.i32[w + 1] = (W.i32[w + 1] as number) - 1;
   else L.putPage(pfn);
   const f = vma.pte[idx]!;
   if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) {
@@ -529,16 +474,7 @@ function metadataNoneWords(
     if (!replay(L, c)) while (!faultStep(L, c));
     return c.result;
   }
-  // presentBits(vma, pfn, write) for a VM_MTE VMA, then setPteAt.
-  let bits = PTE_VALID | PTE_YOUNG | PTE_TAGGED;
-  if ((vma.flags & VM_WRITE) !== 0 && ((vma.flags & VM_SHARED) !== 0 || (i32[w + 1] as number) === 1)) {
-    bits |= PTE_WRITE;
-    if (write) bits |= PTE_DIRTY;
-  }
-  if (L.fixMetadataNone && port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
-    bits = PAGE_METADATA_NONE_TAGGED;
-  } else if (((u[w] as number) & W.mteTaggedBit) === 0) L.mteSyncTags(pfn);
-  vma.pfn[idx] = pfn;
-  vma.pte[idx] = bits;
+  if (W !== undefined) L.mapPresentWords(W, w, vma, idx, pfn, write);
+  else L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
   return FaultResult.Ok;
 }

@@ -12,7 +12,7 @@
 import type { KernelLog } from '../sim/log.js';
 import { FaultCtx, FaultResult, anonWriteFault, handleMmFault, metadataNoneFault, swapInFault } from './fault.js';
 import { Mm, Process, Vma, VM_HUGEPAGE, VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
-import type { MmPort } from './port.js';
+import type { MmPort, PortWords } from './port.js';
 import { Gfp, OWNER_PGTABLE, PageFlag } from './port.js';
 import {
   PAGE_METADATA_NONE,
@@ -305,6 +305,31 @@ export class ProcessLayer {
         return;
       }
       this.mteSyncTags(pfn);
+    }
+    vma.pfn[idx] = pfn;
+    vma.pte[idx] = bits;
+  }
+
+  /**
+   * setPteAt(vma, idx, pfn, presentBits(vma, pfn, write)) on the per-page words (`w` = pfn's word offset): the
+   * same PTE and the same mte_sync_tags, reading the page's flags and count directly (the fast lanes).
+   */
+  mapPresentWords(W: PortWords, w: number, vma: Vma, idx: number, pfn: number, write: boolean): void {
+    const port = this.port;
+    const u = W.u32;
+    let bits = PTE_VALID | PTE_YOUNG;
+    const tagged = (vma.flags & VM_MTE) !== 0;
+    if (tagged) bits |= PTE_TAGGED;
+    if ((vma.flags & VM_WRITE) !== 0 && pfn !== port.zeroPfn) {
+      if ((vma.flags & VM_SHARED) !== 0 || (W.i32[w + 1] as number) === 1) {
+        bits |= PTE_WRITE;
+        if (write) bits |= PTE_DIRTY;
+      }
+    }
+    if (tagged && pfn !== port.zeroPfn) {
+      if (this.fixMetadataNone && port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
+        bits = PAGE_METADATA_NONE | PTE_TAGGED;
+      } else if (((u[w] as number) & W.mteTaggedBit) === 0) this.mteSyncTags(pfn);
     }
     vma.pfn[idx] = pfn;
     vma.pte[idx] = bits;

@@ -39,20 +39,9 @@ import { SwapState } from '../mm/swapfile.js';
 import { Reclaim, Vmscan, type ReclaimTarget } from '../mm/vmscan.js';
 import type { KernelLog } from '../sim/log.js';
 import type { ProcessLayer } from './layer.js';
-import { VM_MTE, VM_SHARED, VM_WRITE, type Process, type Vma } from './mm.js';
+import { VM_MTE, type Process, type Vma } from './mm.js';
 import { Gfp, PageFlag, type PortWords } from './port.js';
-import {
-  PTE_DIRTY,
-  PTE_METADATA_NONE,
-  PTE_MIGRATION,
-  PTE_PRESENT_MASK,
-  PTE_PROT_NONE,
-  PTE_SWAP,
-  PTE_TAGGED,
-  PTE_VALID,
-  PTE_WRITE,
-  PTE_YOUNG,
-} from './pte.js';
+import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_SWAP, PTE_YOUNG } from './pte.js';
 
 /** What the fault path and zap_pte_range call (installed as `layer.swap`). */
 export interface SwapHooks {
@@ -370,7 +359,6 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
    */
   private swapInMapWords(W: PortWords, vma: Vma, idx: number, entry: number, pfn: number, write: boolean): boolean {
     const L = this.L;
-    const port = L.port;
     const u = W.u32;
     const w = W.idxOf(pfn) * 4;
     // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
@@ -392,23 +380,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       L.pend.anon++;
       L.lru(pfn, 1);
     }
-    // presentBits(vma, pfn, write), then setPteAt.
-    let bits = PTE_VALID | PTE_YOUNG;
-    const tagged = (vma.flags & VM_MTE) !== 0;
-    if (tagged) bits |= PTE_TAGGED;
-    if ((vma.flags & VM_WRITE) !== 0 && pfn !== port.zeroPfn) {
-      if ((vma.flags & VM_SHARED) !== 0 || (W.i32[w + 1] as number) === 1) {
-        bits |= PTE_WRITE;
-        if (write) bits |= PTE_DIRTY;
-      }
-    }
-    if (tagged && pfn !== port.zeroPfn) {
-      if (L.fixMetadataNone && port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
-        bits = PTE_PROT_NONE | PTE_METADATA_NONE | PTE_TAGGED;
-      } else if (((u[w] as number) & W.mteTaggedBit) === 0) L.mteSyncTags(pfn);
-    }
-    vma.pfn[idx] = pfn;
-    vma.pte[idx] = bits;
+    L.mapPresentWords(W, w, vma, idx, pfn, write);
     this.freeSwapEntry(entry);
     return true;
   }

@@ -144,22 +144,8 @@ export class SwpEntryTags {
     if (!Number.isInteger(key) || key < 0 || key > 0xffffffff) throw new RangeError(`bad swap entry ${key}`);
     const n = this.tagBytes;
     if (tags.length !== n) throw new RangeError(`tag buffer of ${tags.length} bytes, expected ${n}`);
-    const c = key >>> SWP_CHUNK_SHIFT;
-    const i = key & (SWP_CHUNK - 1);
-    let pres = this.present[c];
-    let bytes = this.bytes[c];
-    if (pres === undefined || bytes === undefined) {
-      pres = new Uint8Array(SWP_CHUNK);
-      bytes = new Uint8Array(SWP_CHUNK * n);
-      this.present[c] = pres;
-      this.bytes[c] = bytes;
-      if (n % 4 === 0) this.words[c] = new Uint32Array(bytes.buffer);
-    }
-    if (pres[i] === 0) {
-      pres[i] = 1;
-      this.count++;
-    }
-    bytes.set(tags, i * n);
+    this.slot(key);
+    this.slotBytes.set(tags, this.slotOff);
   }
 
   /**
