@@ -30,6 +30,8 @@ export class TagStore {
   /** Set by slice(): the buffer and offset of the last page looked up (avoids allocating a pair). */
   private buf: Uint8Array = new Uint8Array(0);
   private off = 0;
+  /** The 32-bit view of `buf` when slice() found a tag storage page (undefined for the hidden store). */
+  private bufWords: Int32Array | undefined;
   /**
    * The two tag pages looked up last, most recent first, with a 32-bit view of each, or undefined for a page
    * not written yet (tagPages never drops a page, so the entries stay valid). Two, because a migration
@@ -98,6 +100,7 @@ export class TagStore {
         this.hidden.set(pfn, b);
       }
       this.buf = b;
+      this.bufWords = undefined;
       this.off = 0;
       return true;
     }
@@ -105,6 +108,7 @@ export class TagStore {
     const b = this.tagPage(tp, create);
     if (b === undefined) return false;
     this.buf = b;
+    this.bufWords = this.wordsA;
     // The offset of pfn inside its tag page is (pfn - region start) % 32; region starts are pageblock aligned
     // (§1.1), so pfn % 32 gives the same slot.
     this.off = (pfn % 32) * this.bytesPerPage;
@@ -182,6 +186,13 @@ export class TagStore {
       dst.fill(0, dstWord, dstWord + nw);
       return;
     }
+    const bw = this.bufWords;
+    if (bw !== undefined) {
+      // The tag page's own 32-bit view: word offset of pfn's slot inside it.
+      const from = this.off >> 2;
+      for (let k = 0; k < nw; k++) dst[dstWord + k] = bw[from + k]!;
+      return;
+    }
     const w = this.wordsOf(this.buf);
     const from = (this.buf.byteOffset + this.off) >> 2;
     for (let k = 0; k < nw; k++) dst[dstWord + k] = w[from + k]!;
@@ -191,6 +202,12 @@ export class TagStore {
   restoreReadyWords(pfn: number, src: Uint32Array, srcWord: number): void {
     this.slice(pfn, true);
     const nw = this.bytesPerPage >> 2;
+    const bw = this.bufWords;
+    if (bw !== undefined) {
+      const to = this.off >> 2;
+      for (let k = 0; k < nw; k++) bw[to + k] = src[srcWord + k]!;
+      return;
+    }
     const w = this.wordsOf(this.buf);
     const to = (this.buf.byteOffset + this.off) >> 2;
     for (let k = 0; k < nw; k++) w[to + k] = src[srcWord + k]!;
