@@ -189,6 +189,17 @@ export class TagReserve {
     return r;
   }
 
+  /** Index in the memmap's i32 view of block's count word (the block asked last is kept: 32 pages share it). */
+  private countWordOf(words: MemMap, block: number): number {
+    if (block !== this.countBlock) {
+      this.countBlock = block;
+      this.countWord = words.idxOf(block) * 4 + 1;
+    }
+    return this.countWord;
+  }
+  private countBlock = -1;
+  private countWord = -1;
+
   private blockRefAdd(block: number, n: number): number {
     const c = this.mm.pageRef(block) + n;
     this.mm.setPageRef(block, c);
@@ -220,7 +231,7 @@ export class TagReserve {
         }
         if (this.blockReserved(block)) {
           // blockRefCount(0, region) = min(1, 32 * B) = 1.
-          const bi = words.idxOf(block) * 4 + 1;
+          const bi = this.countWordOf(words, block);
           words.i32[bi] = (words.i32[bi] as number) + 1;
           u[i * 4] = ((u[i * 4] as number) | PG_tag_storage_reserved) >>> 0;
           return 0;
@@ -337,7 +348,7 @@ export class TagReserve {
         this.swapTags.erasePageTagsByPfnRange(pfn, 1);
         u[i * 4] = (f & ~(PG_mte_tagged | PG_tag_storage_reserved)) >>> 0;
         // blockRefCount(0, region) = 1.
-        const bi = words.idxOf(block) * 4 + 1;
+        const bi = this.countWordOf(words, block);
         const c = (words.i32[bi] as number) - 1;
         words.i32[bi] = c;
         if (c === 1) {
