@@ -170,17 +170,17 @@ export class TagStore {
 
   /** The ArrayBuffer behind the last wordsOf() and its words (slabs are few: 64 KiB of tag pages each). */
   private wordsAB: ArrayBufferLike | undefined;
-  private wordsView: Uint32Array = new Uint32Array(0);
-  private wordsOf(b: Uint8Array): Uint32Array {
+  private wordsView: Int32Array = new Int32Array(0);
+  private wordsOf(b: Uint8Array): Int32Array {
     if (b.buffer !== this.wordsAB) {
       this.wordsAB = b.buffer;
-      this.wordsView = new Uint32Array(b.buffer);
+      this.wordsView = new Int32Array(b.buffer);
     }
     return this.wordsView;
   }
 
   /** mte_save_tags into dst words [dstWord, dstWord + bytesPerPage/4) (zeros for tags never written). */
-  saveWords(pfn: number, dst: Uint32Array, dstWord: number): void {
+  saveWords(pfn: number, dst: Int32Array, dstWord: number): void {
     const nw = this.bytesPerPage >> 2;
     if (!this.slice(pfn, false)) {
       dst.fill(0, dstWord, dstWord + nw);
@@ -199,7 +199,7 @@ export class TagStore {
   }
 
   /** restoreReady() from src words [srcWord, srcWord + bytesPerPage/4). */
-  restoreReadyWords(pfn: number, src: Uint32Array, srcWord: number): void {
+  restoreReadyWords(pfn: number, src: Int32Array, srcWord: number): void {
     this.slice(pfn, true);
     const nw = this.bytesPerPage >> 2;
     const bw = this.bufWords;

@@ -78,16 +78,16 @@ const SWP_CHUNK = 1 << SWP_CHUNK_SHIFT;
 export class SwpEntryTags {
   private readonly bytes: (Uint8Array | undefined)[] = [];
   /** The same chunks as 32-bit words (tag buffers are a multiple of 4 bytes for every page size). */
-  private readonly words: (Uint32Array | undefined)[] = [];
+  private readonly words: (Int32Array | undefined)[] = [];
   private readonly present: (Uint8Array | undefined)[] = [];
   private count = 0;
   /** peek()'s buffer, and its words. */
   private readonly scratch: Uint8Array;
-  private readonly scratchWords: Uint32Array | undefined;
+  private readonly scratchWords: Int32Array | undefined;
 
   constructor(readonly tagBytes: number) {
     this.scratch = new Uint8Array(tagBytes);
-    this.scratchWords = tagBytes % 4 === 0 ? new Uint32Array(this.scratch.buffer) : undefined;
+    this.scratchWords = tagBytes % 4 === 0 ? new Int32Array(this.scratch.buffer) : undefined;
   }
 
   /** Entries holding tags. */
@@ -115,7 +115,7 @@ export class SwpEntryTags {
       bytes = new Uint8Array(SWP_CHUNK * n);
       this.present[c] = pres;
       this.bytes[c] = bytes;
-      if (n % 4 === 0) this.words[c] = new Uint32Array(bytes.buffer);
+      if (n % 4 === 0) this.words[c] = new Int32Array(bytes.buffer);
     }
     if (pres[i] === 0) {
       pres[i] = 1;
@@ -126,7 +126,7 @@ export class SwpEntryTags {
     this.slotWords = this.words[c]!;
     this.slotWord = (i * n) >> 2;
   }
-  slotWords: Uint32Array = new Uint32Array(0);
+  slotWords: Int32Array = new Int32Array(0);
   slotWord = 0;
 
   /** xa_load: points slotBytes/slotOff at the tags of `key`; false when there are none. */
