@@ -6,6 +6,10 @@
  * tag bytes. Any change of behaviour — a different page chosen, a list order changed, a counter off by one —
  * shows here; performance work must leave these files unchanged. Regenerate with UPDATE_GOLDEN=1 and read
  * the diff.
+ *
+ * The golden files were produced by the code before the performance work of the second session (commit
+ * cee67a2, run through this same runner), so they pin the emulated kernel's behaviour from before it: 4K, 16K
+ * and 64K pages, 1- and 3-page tag blocks, swap, fork, THP, migration, spill and OOM.
  */
 import { describe, expect, test } from '@jest/globals';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';

@@ -71,8 +71,10 @@ export async function runToText(
   const sc = parseScenario(text, name);
   const cfg = sc.config;
   const fixPfnTags = cfg['fix.pfn_tags']?.value ?? true;
+  // A `boot PATH` line names the DT relative to the scenario's directory (as `run` reads it).
+  const dt = opts.dt ?? (sc.boot !== undefined ? path.resolve(ROOT, path.dirname(name), sc.boot.value) : DT);
   const parts = await bootForRun({
-    dt: opts.dt ?? DT,
+    dt,
     include: [],
     ...(cfg.min_free_kbytes !== undefined ? { minFreeKbytes: cfg.min_free_kbytes.value } : {}),
     ...(cfg.page_size !== undefined ? { scenarioPageSize: cfg.page_size.value } : {}),
@@ -82,7 +84,8 @@ export async function runToText(
     fixMetadataNone: cfg['fix.metadata_none']?.value ?? true,
     fixPfnTags,
   });
-  layer.fastLanes = opts.fastLanes ?? true;
+  // (A cast: the runner also drives checkouts from before the lanes existed, to make golden files there.)
+  (layer as { fastLanes?: boolean }).fastLanes = opts.fastLanes ?? true;
   const out: string[] = [];
   const it = new Interpreter(machine, layer, {
     seed: cfg.seed?.value ?? 1,
