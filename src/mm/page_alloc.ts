@@ -1858,6 +1858,38 @@ export class PageAllocator {
   /** The order of the block freeBlockHeadOf() found last. */
   freeBlockOrder = -1;
 
+  /**
+   * The lowest pfn in [pfn, endPfn) that heads a free buddy block, or -1: the free-head bitmap read a word (32
+   * pages) at a time, skipping sections that are not present. A scan for free memory uses it to step over
+   * pages that are in use without looking at each one.
+   */
+  nextFreeHead(pfn: number, endPfn: number): number {
+    const mm = this.memmap;
+    const pps = this.geometry.pagesPerSection;
+    const bits = this.buddyBits;
+    while (pfn < endPfn) {
+      const i = mm.pfnToIdx(pfn);
+      const secEndPfn = (Math.floor(pfn / pps) + 1) * pps;
+      if (i < 0) {
+        pfn = secEndPfn;
+        continue;
+      }
+      const iEnd = i + (Math.min(secEndPfn, endPfn) - pfn);
+      let k = i;
+      while (k < iEnd) {
+        const word = (bits[k >>> 5] as number) >>> (k & 31);
+        if (word === 0) {
+          k = (k | 31) + 1;
+          continue;
+        }
+        k += 31 - Math.clz32(word & -word);
+        return k < iEnd ? pfn + (k - i) : -1;
+      }
+      pfn = secEndPfn;
+    }
+    return -1;
+  }
+
   /** True if `pfn` is inside a free buddy block (pages on pcp lists are not "free" here: drain first). */
   isFree(pfn: number): boolean {
     return this.freeBlockHeadOf(pfn) >= 0;

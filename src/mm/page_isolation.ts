@@ -42,6 +42,8 @@ export interface IsolationMm extends MigrateMm {
   unisolatePageblock(pfn: number, mt: number): void;
   /** The head pfn of the free buddy block containing pfn, or -1 (is_free_buddy_page). */
   freeBlockHead(pfn: number): number;
+  /** The lowest pfn in [pfn, end) heading a free buddy block, or -1 (an index for scans; optional). */
+  nextFreeHead?(pfn: number, end: number): number;
   /** The order of the free buddy block whose head is `head` (buddy_order), -1 if it is not one. */
   freeBlockOrder(head: number): number;
   /**
@@ -281,7 +283,15 @@ export class PageIsolation {
     for (let pfn = start + ((n - (start % n)) % n); pfn + n <= end;) {
       const head = mm.freeBlockHead(pfn);
       if (head < 0) {
-        pfn += n;
+        if (mm.nextFreeHead === undefined) {
+          pfn += n;
+          continue;
+        }
+        // No page between pfn and the next free block's head is free (a free block holding one of them would
+        // hold pfn too, or start before that head), so the scan goes on from the first aligned pfn there.
+        const next = mm.nextFreeHead(pfn + 1, end);
+        if (next < 0) break;
+        pfn = Math.max(pfn + n, next + ((n - (next % n)) % n));
         continue;
       }
       const o = mm.freeBlockOrder(head);
@@ -421,6 +431,9 @@ export class BuddyMigrateMm implements IsolationMm {
     this.lastHead = head;
     this.lastOrder = alloc.freeBlockOrder;
     return head;
+  }
+  nextFreeHead(pfn: number, end: number): number {
+    return this.alloc.nextFreeHead(pfn, end);
   }
   freeBlockOrder(head: number): number {
     if (head === this.lastHead) return this.lastOrder;
