@@ -287,6 +287,7 @@ export function bootKernel(opts: BootOptions): BootedSystem {
     zones,
     cpus,
     cpuToNode,
+    memRanges: ranges,
     ...(opts.minFreeKbytes !== undefined ? { minFreeKbytes: opts.minFreeKbytes } : {}),
   });
   mm.pageGroupByMobilityDisabled = mobilityOff;

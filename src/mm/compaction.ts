@@ -23,6 +23,11 @@ export interface CompactZone {
   readonly name: string;
   readonly startPfn: number;
   readonly endPfn: number;
+  /**
+   * When zones of interleaved nodes overlap: returns true if the pageblock at pfn belongs to this zone
+   * (pageblock_pfn_to_page() checks page_zone(); other pageblocks are skipped like holes). Absent: the span says.
+   */
+  readonly owns?: (pfn: number) => boolean;
 }
 
 export interface CompactionMm extends IsolationMm {
@@ -133,8 +138,8 @@ export class Compaction {
       while (freepages.length === 0 && freePb > migratePfn - (migratePfn % nr)) {
         const pb = freePb;
         freePb -= nr;
-        // A hole in the zone span (no memmap): pageblock_pfn_to_page() finds nothing there.
-        if (!mm.pfnValid(pb)) continue;
+        // A hole in the zone span (no memmap), or another zone's pageblock: pageblock_pfn_to_page() finds nothing.
+        if (!mm.pfnValid(pb) || (zone.owns !== undefined && !zone.owns(pb))) continue;
         const mt = mm.pageblockMigratetype(pb);
         const suitable = mt === mm.migrateMovable || (mt === mm.migrateMetadata && !sourceHasMetadata);
         if (!suitable) continue;
@@ -187,7 +192,7 @@ export class Compaction {
     while (migratePfn < zone.endPfn && migratePfn - (migratePfn % nr) < freePb) {
       // isolate_migratepages: one pageblock (or what is left of it) per round.
       const pbEnd = Math.min(migratePfn - (migratePfn % nr) + nr, zone.endPfn);
-      if (!mm.pfnValid(migratePfn)) {
+      if (!mm.pfnValid(migratePfn) || (zone.owns !== undefined && !zone.owns(migratePfn))) {
         migratePfn = pbEnd;
         continue;
       }

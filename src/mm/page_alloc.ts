@@ -146,6 +146,12 @@ export interface PageAllocatorOptions {
   cpuToNode?: number[];
   /** CONFIG_TRANSPARENT_HUGEPAGE with khugepaged running (default true): set_recommended_min_free_kbytes. */
   thp?: boolean;
+  /**
+   * The memory's pfn ranges with their node (memblock.memory). Needed when nodes interleave, so that zone
+   * spans of different nodes overlap: a page then belongs to the zone of its own node (the kernel keeps the
+   * node and zone in page->flags), which the spans alone cannot tell.
+   */
+  memRanges?: readonly { start: number; end: number; nid: number }[];
 }
 
 const NOOP_ARCH: ArchHooks = {
@@ -289,6 +295,13 @@ export class PageAllocator {
    * (an emulator index over the words; the same blocks are found in the same order).
    */
   private readonly buddyBits: Uint32Array;
+  /**
+   * True when two populated zones' spans overlap (interleaved NUMA nodes). Then `pageblockZone` gives each
+   * pageblock its zone (page_zone from page->flags), and buddies and pageblocks are matched by zone, not span.
+   */
+  readonly zonesOverlap: boolean;
+  /** Per dense pageblock: index into `zones` of the zone its pages belong to, or -1 (only with zonesOverlap). */
+  private readonly pageblockZone: Int16Array | undefined;
   private readonly allocCtx: Map<number, AllocContext>[] = [];
   private lastCtx: AllocContext | undefined;
   private readonly userMinFree: number | undefined;
@@ -326,6 +339,26 @@ export class PageAllocator {
       if (hits.length === 1 && only && only.z.zoneStartPfn <= start && only.z.zoneEndPfn >= end)
         this.sectionZone[s] = only.zi;
     }
+    const spans = this.zones.filter((z) => z.spannedPages > 0);
+    this.zonesOverlap = !spans.every((a) =>
+      spans.every((b) => a === b || a.zoneEndPfn <= b.zoneStartPfn || b.zoneEndPfn <= a.zoneStartPfn),
+    );
+    if (this.zonesOverlap && opts.memRanges !== undefined) {
+      // free_area_init → memmap_init: every page of a node's range gets the zone of that node spanning it.
+      const pbn = this.geometry.pageblockNrPages;
+      const pbz = new Int16Array(Math.ceil(mm.nrPages / pbn)).fill(-1);
+      for (const r of opts.memRanges) {
+        for (let pfn = r.start - (r.start % pbn); pfn < r.end; pfn += pbn) {
+          const i = mm.pfnToIdx(Math.max(pfn, r.start));
+          if (i < 0) continue;
+          const zi = this.zones.findIndex(
+            (z) => z.nid === r.nid && z.spannedPages > 0 && z.spansPfn(Math.max(pfn, r.start)),
+          );
+          if (zi >= 0) pbz[Math.floor(i / pbn)] = zi;
+        }
+      }
+      this.pageblockZone = pbz;
+    } else this.pageblockZone = undefined;
   }
 
   /** (Re)builds the fallback zonelists from the zones' present pages (build_zonelists). */
@@ -403,6 +436,11 @@ export class PageAllocator {
     if (i >= 0) {
       const zi = this.sectionZone[Math.floor(i / this.geometry.pagesPerSection)] ?? -1;
       if (zi >= 0) return this.zones[zi];
+      const pbz = this.pageblockZone;
+      if (pbz !== undefined) {
+        const zj = pbz[Math.floor(i / this.geometry.pageblockNrPages)] ?? -1;
+        if (zj >= 0) return this.zones[zj];
+      }
     }
     for (const z of this.zones) if (z.spannedPages > 0 && z.spansPfn(pfn)) return z;
     return undefined;
@@ -507,7 +545,9 @@ export class PageAllocator {
   /** page_is_buddy(): `b` heads a free block of exactly `order` in zone `z`. */
   private isBuddy(z: Zone, b: number, bPfn: number, order: number): boolean {
     const w0 = this.memmap.u32[b * 4] as number;
-    return (w0 & PG_buddy) !== 0 && ((w0 >>> 16) & 0xff) === order && z.spansPfn(bPfn);
+    if ((w0 & PG_buddy) === 0 || ((w0 >>> 16) & 0xff) !== order) return false;
+    // page_zone_id(buddy) == page_zone_id(page): with interleaved nodes by the buddy's own zone.
+    return this.zonesOverlap ? this.zoneForPfn(bPfn) === z : z.spansPfn(bPfn);
   }
 
   /**
@@ -612,7 +652,9 @@ export class PageAllocator {
     const start = i - (i % nr);
     const pfn0 = mm.idxToPfn(start);
     this.movablePages = 0;
-    if (!z.spansPfn(pfn0) || !z.spansPfn(pfn0 + nr - 1)) return 0;
+    if (this.zonesOverlap) {
+      if (this.zoneForPfn(pfn0) !== z || this.zoneForPfn(pfn0 + nr - 1) !== z) return 0;
+    } else if (!z.spansPfn(pfn0) || !z.spansPfn(pfn0 + nr - 1)) return 0;
     let moved = 0;
     const u = mm.u32;
     if (countMovable) {

@@ -37,7 +37,7 @@ import {
 } from '../../mm/migrate.js';
 import type { PageAllocator } from '../../mm/page_alloc.js';
 import { BuddyMigrateMm, PageIsolation, type IsolationRmap } from '../../mm/page_isolation.js';
-import { MIGRATE_METADATA, MIGRATE_MOVABLE, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL } from '../../mm/zone.js';
+import { MIGRATE_METADATA, MIGRATE_MOVABLE, ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, type Zone } from '../../mm/zone.js';
 import { PG_mte_tagged, PG_tag_storage_reserved, type MemMap } from '../../mm/memmap.js';
 import { MteSwapTags, mtePageTagStorageSize } from './mteswap.js';
 import {
@@ -570,12 +570,11 @@ export class TagStorageReuse {
         }
         return false;
       };
-      const spans = zones.map((z) => ({
-        name: ZONE_NAMES[z.idx] ?? String(z.idx),
-        startPfn: z.zoneStartPfn,
-        endPfn: z.zoneEndPfn,
-      }));
-      return this.compaction.directCompact(spans, fromMeta, suitable).progress;
+      return this.compaction.directCompact(
+        zones.map((z) => this.compactZone(z)),
+        fromMeta,
+        suitable,
+      ).progress;
     };
     alloc.hooks = { ...alloc.hooks, directCompact };
     return this;
@@ -663,8 +662,13 @@ export class TagStorageReuse {
   }
 
   private populatedZones(): CompactZone[] {
-    return this.alloc.zones
-      .filter((z) => z.populated)
-      .map((z) => ({ name: ZONE_NAMES[z.idx] ?? String(z.idx), startPfn: z.zoneStartPfn, endPfn: z.zoneEndPfn }));
+    return this.alloc.zones.filter((z) => z.populated).map((z) => this.compactZone(z));
+  }
+
+  /** A zone as compaction scans it: its span, and with interleaved nodes which pageblocks are its own. */
+  private compactZone(z: Zone): CompactZone {
+    const alloc = this.alloc;
+    const base = { name: ZONE_NAMES[z.idx] ?? String(z.idx), startPfn: z.zoneStartPfn, endPfn: z.zoneEndPfn };
+    return alloc.zonesOverlap ? { ...base, owns: (pfn: number) => alloc.zoneForPfn(pfn) === z } : base;
   }
 }
