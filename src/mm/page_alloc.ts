@@ -413,23 +413,13 @@ export class PageAllocator {
   /** page_zone(): the zone spanning `pfn`, or undefined. */
   zoneForPfn(pfn: number): Zone | undefined {
     const last = this.lastZone;
-    if (last !== undefined && pfn >= last.zoneStartPfn && pfn < last.zoneEndPfn && this.zoneSpansDisjoint) return last;
+    // A pfn inside the last zone's span is that zone's, unless spans of different zones overlap.
+    if (last !== undefined && !this.zonesOverlap && pfn >= last.zoneStartPfn && pfn < last.zoneEndPfn) return last;
     const z = this.zoneForPfnSlow(pfn);
     this.lastZone = z;
     return z;
   }
   private lastZone: Zone | undefined;
-  /** No two populated zones' spans overlap (no NUMA interleaving): a pfn inside a zone's span is that zone's. */
-  private get zoneSpansDisjoint(): boolean {
-    if (this.spansDisjoint === undefined) {
-      const spans = this.zones.filter((z) => z.spannedPages > 0);
-      this.spansDisjoint = spans.every((a) =>
-        spans.every((b) => a === b || a.zoneEndPfn <= b.zoneStartPfn || b.zoneEndPfn <= a.zoneStartPfn),
-      );
-    }
-    return this.spansDisjoint;
-  }
-  private spansDisjoint: boolean | undefined;
 
   private zoneForPfnSlow(pfn: number): Zone | undefined {
     const i = this.memmap.pfnToIdx(pfn);
@@ -1716,7 +1706,6 @@ export class PageAllocator {
       if ((s.words[i * 4] as number) & PG_buddy) bits[i >>> 5] = (bits[i >>> 5] as number) | (1 << (i & 31));
     this.zones.forEach((z, k) => z.restore(s.zones[k] as ZoneSnapshot));
     this.lastZone = undefined;
-    this.spansDisjoint = undefined;
     this.nodes.forEach((n, k) => {
       const ns = s.nodes[k];
       if (!ns) return;

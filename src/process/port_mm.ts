@@ -74,11 +74,6 @@ export class MachinePort implements MmPort {
       anonBit: PG_anon,
     };
     d.alloc.zones.forEach((z, i) => this.zoneIndex.set(z, i));
-    // The span cache of zoneIndexOf is only right when no two zones' spans overlap (NUMA interleaving).
-    const spans = d.alloc.zones.filter((z) => z.spannedPages > 0);
-    this.zoneSpansDisjoint = spans.every((a) =>
-      spans.every((b) => a === b || a.zoneEndPfn <= b.zoneStartPfn || b.zoneEndPfn <= a.zoneStartPfn),
-    );
     for (let g = 0; g < 32; g++) {
       let k = 0;
       if (g & Gfp.Transhuge) k |= GFP_TRANSHUGE | __GFP_COMP;
@@ -233,7 +228,6 @@ export class MachinePort implements MmPort {
     return this.alloc.checkInvariants();
   }
 
-  private readonly zoneSpansDisjoint: boolean;
   private zoneLo = 0;
   private zoneHi = 0;
   private zoneLast = 0;
@@ -242,7 +236,8 @@ export class MachinePort implements MmPort {
     if (pfn >= this.zoneLo && pfn < this.zoneHi) return this.zoneLast;
     const z = this.alloc.zoneForPfn(pfn);
     if (z === undefined) return 0;
-    if (this.zoneSpansDisjoint) {
+    // The span cache is only right when no two zones' spans overlap (interleaved NUMA nodes).
+    if (!this.alloc.zonesOverlap) {
       this.zoneLo = z.zoneStartPfn;
       this.zoneHi = z.zoneEndPfn;
     }
