@@ -19,7 +19,7 @@
 import type { ProcessLayer } from './layer.js';
 import type { Vma } from './mm.js';
 import { VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
-import { EINTR, Gfp, type PortWords } from './port.js';
+import { EINTR, Gfp } from './port.js';
 import { THP_FALLBACK, THP_REPLAY } from './thp.js';
 import {
   PTE_DIRTY,
@@ -362,8 +362,6 @@ export function anonWriteFault(L: ProcessLayer, vma: Vma, idx: number): FaultRes
   // ANON_ALLOC
   const pfn = port.allocPages(0, tagged ? Gfp.HighuserMovable | Gfp.Tagged : Gfp.HighuserMovable);
   if (pfn < 0) return FaultResult.Oom;
-  const W = port.words;
-  if (W !== undefined) return anonMapWords(L, W, vma, idx, pfn, tagged);
   L.prepNewPage(pfn, tagged);
   // ANON_MAP (the allocation may have reclaimed or OOM-killed: the recheck stays)
   if (vma.pte[idx] !== 0 || vma.dead) {
@@ -395,47 +393,10 @@ export function swapInFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: number,
 }
 
 /**
- * anonWriteFault after the allocation, on the per-page words: prepNewPage, the ANON_MAP recheck,
- * ensureTables, addAnonRmap (a private VMA: anon), presentBits (a fresh page has one reference: writable and
- * dirty), setPteAt with its METADATA_NONE net and mte_sync_tags, and writeData — the same effects, field by
- * field, without a port call per field.
- */
-function anonMapWords(L: ProcessLayer, W: PortWords, vma: Vma, idx: number, pfn: number, tagged: boolean): FaultResult {
-  const u = W.u32;
-  const w = W.idxOf(pfn) * 4;
-  // prepNewPage: count 1, zero-filled, and for __GFP_TAGGED the tags cleared (or parked as zeros by pfn).
-  W.i32[w + 1] = 1;
-  u[w + 3] = 0;
-  if (tagged) {
-    if (((u[w] as number) & W.tagStorageReservedBit) !== 0 || L.tags.tagStorageReady(pfn)) {
-      L.tags.clearReady(pfn);
-      u[w] = ((u[w] as number) | W.mteTaggedBit) >>> 0;
-    } else L.tags.tagsByPfn.set(pfn, new Uint8Array(L.tags.bytesPerPage));
-  }
-  // ANON_MAP
-  if (vma.pte[idx] !== 0 || vma.dead) {
-    L.releaseNewPage(pfn);
-    return FaultResult.Ok;
-  }
-  if (!L.ensureTables(vma.mm, vma.start + idx * L.port.pageSize)) {
-    L.releaseNewPage(pfn);
-    return FaultResult.Oom;
-  }
-  // addAnonRmap (the lane only takes private VMAs)
-  u[w + 2] = (vma.pgoff + idx) >>> 0;
-  u[w] = ((u[w] as number) | W.anonBit) >>> 0;
-  L.pend.anon++;
-  L.lru(pfn, 1);
-  L.mapPresentWords(W, w, vma, idx, pfn, true);
-  L.writeData(vma, idx);
-  return FaultResult.Ok;
-}
-
-/**
  * A fault on a PAGE_METADATA_NONE slot (kernel-facts §5.3) of a VM_MTE VMA that allows the access, with tag
  * storage management on (the caller checks these and that no in-flight tracking is on): START -> MDNONE ->
  * MDNONE_RES -> MDNONE_MAP. An isolated pageblock, a tag storage page, or a failed reservation continue in
- * the step machine. With per-page words (MmPort.words) the page's count and the final set_pte_at use them.
+ * the step machine.
  */
 export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: number, write: boolean): FaultResult {
   L.pend.pgfault++;
@@ -447,10 +408,7 @@ export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: n
     L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
     return FaultResult.Ok;
   }
-  const W = port.words;
-  const w = W !== undefined ? W.idxOf(pfn) * 4 : -1;
-  if (W !== undefined) W.i32[w + 1] = (W.i32[w + 1] as number) + 1;
-  else port.setPageRef(pfn, port.pageRef(pfn) + 1);
+  port.setPageRef(pfn, port.pageRef(pfn) + 1);
   // MDNONE_RES
   if (port.isIsolatedPageblock(pfn) || port.isMetadataPage(pfn)) {
     c.start(vma, idx, write);
@@ -466,15 +424,13 @@ export function metadataNoneFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: n
     return c.result;
   }
   // MDNONE_MAP: put_page (the mapping still holds its reference, so the count stays above zero), revalidate.
-  if (W !== undefined && (W.i32[w + 1] as number) > 1) W.i32[w + 1] = (W.i32[w + 1] as number) - 1;
-  else L.putPage(pfn);
+  L.putPage(pfn);
   const f = vma.pte[idx]!;
   if (vma.pfn[idx] !== pfn || (f & PTE_METADATA_NONE) === 0 || (f & PTE_PROT_NONE) === 0) {
     c.start(vma, idx, write);
     if (!replay(L, c)) while (!faultStep(L, c));
     return c.result;
   }
-  if (W !== undefined) L.mapPresentWords(W, w, vma, idx, pfn, write);
-  else L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
+  L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
   return FaultResult.Ok;
 }

@@ -12,7 +12,7 @@
 import type { KernelLog } from '../sim/log.js';
 import { FaultCtx, FaultResult, anonWriteFault, handleMmFault, metadataNoneFault, swapInFault } from './fault.js';
 import { Mm, Process, Vma, VM_HUGEPAGE, VM_MTE, VM_READ, VM_SHARED, VM_WRITE } from './mm.js';
-import type { MmPort, PortWords } from './port.js';
+import type { MmPort } from './port.js';
 import { Gfp, OWNER_PGTABLE, PageFlag } from './port.js';
 import {
   PAGE_METADATA_NONE,
@@ -197,12 +197,20 @@ export class ProcessLayer {
   /** Clears a newly allocated page (data token 0) and, for __GFP_TAGGED, its tags (tag_clear_highpage). */
   prepNewPage(pfn: number, tagged: boolean): void {
     const port = this.port;
-    port.setPageRef(pfn, 1);
-    this.setContent(pfn, 0);
+    const W = port.words;
+    const w = W !== undefined ? W.idxOf(pfn) * 4 : -1;
+    if (W !== undefined) {
+      W.i32[w + 1] = 1;
+      W.u32[w + 3] = 0;
+    } else {
+      port.setPageRef(pfn, 1);
+      this.setContent(pfn, 0);
+    }
     if (!tagged) return;
     if (this.tags.tagStorageReady(pfn)) {
       this.tags.clearReady(pfn);
-      port.setFlag(pfn, PageFlag.MteTagged);
+      if (W !== undefined) W.u32[w] = ((W.u32[w] as number) | W.mteTaggedBit) >>> 0;
+      else port.setFlag(pfn, PageFlag.MteTagged);
     } else {
       // reserve_metadata_storage's fatal-signal "success" (§2.3 step 10): tags saved as zeros by pfn.
       this.tags.tagsByPfn.set(pfn, new Uint8Array(this.tags.bytesPerPage));
@@ -237,8 +245,15 @@ export class ProcessLayer {
 
   addAnonRmap(vma: Vma, idx: number, pfn: number): void {
     const port = this.port;
-    port.setOwner(pfn, vma.pgoff + idx);
-    port.setFlag(pfn, PageFlag.Anon);
+    const W = port.words;
+    if (W !== undefined) {
+      const w = W.idxOf(pfn) * 4;
+      W.u32[w + 2] = (vma.pgoff + idx) >>> 0;
+      W.u32[w] = ((W.u32[w] as number) | W.anonBit) >>> 0;
+    } else {
+      port.setOwner(pfn, vma.pgoff + idx);
+      port.setFlag(pfn, PageFlag.Anon);
+    }
     if (vma.anonVma.shared) this.pend.shmem++;
     else this.pend.anon++;
     this.lru(pfn, 1);
@@ -283,7 +298,9 @@ export class ProcessLayer {
     if ((vma.flags & VM_MTE) !== 0) f |= PTE_TAGGED;
     if ((vma.flags & VM_WRITE) !== 0 && pfn !== this.port.zeroPfn) {
       // Writable only when the page is not shared copy-on-write (after fork a write fault then goes to do_wp_page).
-      if ((vma.flags & VM_SHARED) !== 0 || this.port.pageRef(pfn) === 1) {
+      const W = this.port.words;
+      const ref = W !== undefined ? (W.i32[W.idxOf(pfn) * 4 + 1] as number) : this.port.pageRef(pfn);
+      if ((vma.flags & VM_SHARED) !== 0 || ref === 1) {
         f |= PTE_WRITE;
         if (write) f |= PTE_DIRTY;
       }
@@ -299,37 +316,17 @@ export class ProcessLayer {
   setPteAt(vma: Vma, idx: number, pfn: number, bits: number): void {
     const port = this.port;
     if ((bits & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED) && pfn !== port.zeroPfn) {
-      if (this.fixMetadataNone && port.metadataEnabled() && !port.testFlag(pfn, PageFlag.TagStorageReserved)) {
+      // The page's flags word once (the per-page words when the port has them).
+      const W = port.words;
+      const flags = W !== undefined ? (W.u32[W.idxOf(pfn) * 4] as number) : -1;
+      const reserved =
+        W !== undefined ? (flags & W.tagStorageReservedBit) !== 0 : port.testFlag(pfn, PageFlag.TagStorageReserved);
+      if (this.fixMetadataNone && port.metadataEnabled() && !reserved) {
         vma.pfn[idx] = pfn;
         vma.pte[idx] = PAGE_METADATA_NONE | PTE_TAGGED;
         return;
       }
-      this.mteSyncTags(pfn);
-    }
-    vma.pfn[idx] = pfn;
-    vma.pte[idx] = bits;
-  }
-
-  /**
-   * setPteAt(vma, idx, pfn, presentBits(vma, pfn, write)) on the per-page words (`w` = pfn's word offset): the
-   * same PTE and the same mte_sync_tags, reading the page's flags and count directly (the fast lanes).
-   */
-  mapPresentWords(W: PortWords, w: number, vma: Vma, idx: number, pfn: number, write: boolean): void {
-    const port = this.port;
-    const u = W.u32;
-    let bits = PTE_VALID | PTE_YOUNG;
-    const tagged = (vma.flags & VM_MTE) !== 0;
-    if (tagged) bits |= PTE_TAGGED;
-    if ((vma.flags & VM_WRITE) !== 0 && pfn !== port.zeroPfn) {
-      if ((vma.flags & VM_SHARED) !== 0 || (W.i32[w + 1] as number) === 1) {
-        bits |= PTE_WRITE;
-        if (write) bits |= PTE_DIRTY;
-      }
-    }
-    if (tagged && pfn !== port.zeroPfn) {
-      if (this.fixMetadataNone && port.metadataEnabled() && ((u[w] as number) & W.tagStorageReservedBit) === 0) {
-        bits = PAGE_METADATA_NONE | PTE_TAGGED;
-      } else if (((u[w] as number) & W.mteTaggedBit) === 0) this.mteSyncTags(pfn);
+      if (W === undefined || (flags & W.mteTaggedBit) === 0) this.mteSyncTags(pfn);
     }
     vma.pfn[idx] = pfn;
     vma.pte[idx] = bits;

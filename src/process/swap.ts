@@ -40,7 +40,7 @@ import { Reclaim, Vmscan, type ReclaimTarget } from '../mm/vmscan.js';
 import type { KernelLog } from '../sim/log.js';
 import type { ProcessLayer } from './layer.js';
 import { VM_MTE, type Process, type Vma } from './mm.js';
-import { Gfp, PageFlag, type PortWords } from './port.js';
+import { Gfp, PageFlag } from './port.js';
 import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_SWAP, PTE_YOUNG } from './pte.js';
 
 /** What the fault path and zap_pte_range call (installed as `layer.swap`). */
@@ -195,11 +195,9 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     if (entry === 0) return Reclaim.NoSwap;
     const L = this.L;
     const port = L.port;
-    const W = port.words;
-    const w = W !== undefined ? W.idxOf(pfn) * 4 : -1;
     // arch_prepare_to_swap (§6.1)
     const byPfn = L.tags.tagsByPfn;
-    if (W !== undefined ? ((W.u32[w] as number) & W.mteTaggedBit) !== 0 : port.testFlag(pfn, PageFlag.MteTagged)) {
+    if (port.testFlag(pfn, PageFlag.MteTagged)) {
       const st = this.swapTags.tagsBySwpEntry;
       st.slot(entry);
       L.tags.saveWords(pfn, st.slotWords, st.slotWord);
@@ -207,7 +205,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       const parked = byPfn.get(pfn);
       if (parked !== undefined) this.swapTags.tagsBySwpEntry.store(entry, parked);
     }
-    dev.setToken(entry, W !== undefined ? (W.u32[w + 3] as number) : port.getToken(pfn));
+    dev.setToken(entry, port.getToken(pfn));
     if (n === 1) {
       v0.pte[i0] = PTE_SWAP;
       v0.pfn[i0] = entry;
@@ -224,15 +222,9 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     // unaccountAnon for a private anon page (shared ones are never swapped here): no anon_vma look-up needed.
     L.pend.anon--;
     L.pend.inactiveAnon--;
-    if (W !== undefined) {
-      W.u32[w] = ((W.u32[w] as number) & ~W.anonBit) >>> 0;
-      W.u32[w + 2] = 0;
-      W.i32[w + 1] = 0;
-    } else {
-      port.clearFlag(pfn, PageFlag.Anon);
-      port.setOwner(pfn, 0);
-      port.setPageRef(pfn, 0);
-    }
+    port.clearFlag(pfn, PageFlag.Anon);
+    port.setOwner(pfn, 0);
+    port.setPageRef(pfn, 0);
     if (byPfn.size > 0) byPfn.delete(pfn);
     port.freePages(pfn, 0);
     this.pendOut++;
@@ -248,7 +240,6 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     const L = this.L;
     const port = L.port;
     const ps = port.pageSize;
-    const W = port.words;
     let done = 0;
     try {
       for (const v of p.mm.vmas) {
@@ -261,11 +252,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
           if ((pte[i]! & PTE_PRESENT_MASK) === 0) continue;
           const pfn = pfns[i]!;
           // folio_mapcount(folio) != 1 is skipped; refcount 1 means this PTE is the only reference.
-          if (pfn === port.zeroPfn) continue;
-          if (W !== undefined) {
-            const w = W.idxOf(pfn) * 4;
-            if ((W.i32[w + 1] as number) !== 1 || ((W.u32[w] as number) & W.anonBit) === 0) continue;
-          } else if (port.pageRef(pfn) !== 1 || !port.testFlag(pfn, PageFlag.Anon)) continue;
+          if (pfn === port.zeroPfn || port.pageRef(pfn) !== 1 || !port.testFlag(pfn, PageFlag.Anon)) continue;
           if (L.inflight.size > 0 && L.inflight.has(pfn)) continue;
           if (L.thp.count > 0 && L.thp.isCompound(pfn)) L.thp.splitForSwap(pfn); // no THP swap with MTE (thp.ts)
           if (L.rmap.folioOrder(pfn) > 0) continue; // THP: not split for swap here
@@ -298,25 +285,14 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       L.releaseNewPage(pfn);
       return -2;
     }
-    const W = port.words;
-    let flags: number;
-    if (W !== undefined) {
-      const w = W.idxOf(pfn) * 4;
-      W.i32[w + 1] = 1;
-      W.u32[w + 3] = dev.tokenOf(entry) >>> 0;
-      flags = W.u32[w] as number;
-    } else {
-      port.setPageRef(pfn, 1);
-      port.setToken(pfn, dev.tokenOf(entry));
-      flags = -1;
-    }
+    port.setPageRef(pfn, 1);
+    port.setToken(pfn, dev.tokenOf(entry));
     this.pendIn++;
     // arch_swap_prepare_to_restore (§6.2 step 2)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size === 0) return pfn;
     // The look-up last: a page with tag storage (the usual case) needs none. tagStorageReady is false only
     // with the key on (metadataEnabled) for a page in a region without PG_tag_storage_reserved.
-    if (W !== undefined && (flags & (W.mteTaggedBit | W.tagStorageReservedBit)) !== 0) return pfn;
     if (L.fixPfnTags && !port.testFlag(pfn, PageFlag.MteTagged) && !L.tags.tagStorageReady(pfn)) {
       const saved = store.load(entry); // a copy: the swap entry keeps its own
       if (saved !== undefined) L.tags.tagsByPfn.set(pfn, saved);
@@ -332,8 +308,6 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
       L.releaseNewPage(pfn);
       return false;
     }
-    const W = port.words;
-    if (W !== undefined) return this.swapInMapWords(W, vma, idx, entry, pfn, write);
     // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
     const store = this.swapTags.tagsBySwpEntry;
     if (store.size !== 0 && !port.testFlag(pfn, PageFlag.MteTagged) && store.find(entry)) {
@@ -349,38 +323,6 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     }
     L.addAnonRmap(vma, idx, pfn);
     L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
-    this.freeSwapEntry(entry);
-    return true;
-  }
-
-  /**
-   * swapInMap after its recheck, on the per-page words: the tag restore, addAnonRmap (private: anon),
-   * presentBits, setPteAt with its METADATA_NONE net and mte_sync_tags, swap_free — field by field the same.
-   */
-  private swapInMapWords(W: PortWords, vma: Vma, idx: number, entry: number, pfn: number, write: boolean): boolean {
-    const L = this.L;
-    const u = W.u32;
-    const w = W.idxOf(pfn) * 4;
-    // arch_swap_restore → mte_restore_page_tags_by_swp_entry (§6.1; §6.2 step 3)
-    const store = this.swapTags.tagsBySwpEntry;
-    if (store.size !== 0 && ((u[w] as number) & W.mteTaggedBit) === 0 && store.find(entry)) {
-      if (((u[w] as number) & W.tagStorageReservedBit) !== 0 || L.tags.tagStorageReady(pfn)) {
-        L.tags.restoreReadyWords(pfn, store.slotWords, store.slotWord);
-        u[w] = ((u[w] as number) | W.mteTaggedBit) >>> 0;
-      } else if (!L.fixPfnTags) {
-        // Race 2 of the cover letter (§6.3): restored unconditionally into a page without tag storage.
-        L.tags.restore(pfn, store.peek(entry)!);
-        u[w] = ((u[w] as number) | W.mteTaggedBit) >>> 0;
-      }
-    }
-    if (vma.anonVma.shared) L.addAnonRmap(vma, idx, pfn);
-    else {
-      u[w + 2] = (vma.pgoff + idx) >>> 0;
-      u[w] = ((u[w] as number) | W.anonBit) >>> 0;
-      L.pend.anon++;
-      L.lru(pfn, 1);
-    }
-    L.mapPresentWords(W, w, vma, idx, pfn, write);
     this.freeSwapEntry(entry);
     return true;
   }
