@@ -49,7 +49,7 @@ export const ENOMEM = -12;
 export const EBUSY = -16;
 
 /**
- * Direct views of the allocator's per-page words (see the header), for the fault path's fast lanes: one
+ * Direct views of the allocator's per-page words (see the header), for the process layer's per-page mechanisms: one
  * typed-array access instead of a port call per field. Word 0 holds the flags, word 1 the refcount, word 2
  * the owner, word 3 the token.
  */

@@ -168,15 +168,12 @@ export class TagStore {
     this.buf.fill(0, this.off, this.off + this.bytesPerPage);
   }
 
-  /** The ArrayBuffer behind the last wordsOf() and its words (slabs are few: 64 KiB of tag pages each). */
-  private wordsAB: ArrayBufferLike | undefined;
-  private wordsView: Int32Array = new Int32Array(0);
-  private wordsOf(b: Uint8Array): Int32Array {
-    if (b.buffer !== this.wordsAB) {
-      this.wordsAB = b.buffer;
-      this.wordsView = new Int32Array(b.buffer);
-    }
-    return this.wordsView;
+  /**
+   * The 32-bit words of the bytes slice() found: the tag page's own view, or (the hidden store, rare) a view
+   * made for the page's buffer. pfn's tags start at word off / 4 of it.
+   */
+  private sliceWords(): Int32Array {
+    return this.bufWords ?? new Int32Array(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength >> 2);
   }
 
   /** mte_save_tags into dst words [dstWord, dstWord + bytesPerPage/4) (zeros for tags never written). */
@@ -186,15 +183,8 @@ export class TagStore {
       dst.fill(0, dstWord, dstWord + nw);
       return;
     }
-    const bw = this.bufWords;
-    if (bw !== undefined) {
-      // The tag page's own 32-bit view: word offset of pfn's slot inside it.
-      const from = this.off >> 2;
-      for (let k = 0; k < nw; k++) dst[dstWord + k] = bw[from + k]!;
-      return;
-    }
-    const w = this.wordsOf(this.buf);
-    const from = (this.buf.byteOffset + this.off) >> 2;
+    const w = this.sliceWords();
+    const from = this.off >> 2;
     for (let k = 0; k < nw; k++) dst[dstWord + k] = w[from + k]!;
   }
 
@@ -202,14 +192,8 @@ export class TagStore {
   restoreReadyWords(pfn: number, src: Int32Array, srcWord: number): void {
     this.slice(pfn, true);
     const nw = this.bytesPerPage >> 2;
-    const bw = this.bufWords;
-    if (bw !== undefined) {
-      const to = this.off >> 2;
-      for (let k = 0; k < nw; k++) bw[to + k] = src[srcWord + k]!;
-      return;
-    }
-    const w = this.wordsOf(this.buf);
-    const to = (this.buf.byteOffset + this.off) >> 2;
+    const w = this.sliceWords();
+    const to = this.off >> 2;
     for (let k = 0; k < nw; k++) w[to + k] = src[srcWord + k]!;
   }
 
