@@ -178,16 +178,9 @@ interface AllocContext {
   highest: number;
   mt: number;
   preferred: Zone | undefined;
-  /** Index of `preferred` in `zonelist` (the first zone get_page_from_freelist tries). */
-  preferredK: number;
   allocFlags: number;
   meta: boolean;
 }
-
-/** allocOrder0Preferred(): nothing done yet, take the general path. */
-const FAST_DECLINED = -2;
-/** allocOrder0Preferred(): the preferred zone gave nothing; get_page_from_freelist goes on with the next zone. */
-const FAST_NEXT_ZONE = -1;
 
 const FPI_NONE = 0;
 const FPI_TO_TAIL = 1 << 1;
@@ -1068,13 +1061,11 @@ export class PageAllocator {
     mt: number,
     zonelist: Zone[],
     preferred: Zone,
-    from = 0,
   ): number {
     for (;;) {
       const noFallback = (allocFlags & ALLOC_NOFRAGMENT) !== 0;
       let retry = false;
-      // `from` > 0: allocOrder0Preferred() has already been through the zones before it (the first pass only).
-      for (let k = from; k < zonelist.length; k++) {
+      for (let k = 0; k < zonelist.length; k++) {
         const z = zonelist[k] as Zone;
         if (z.idx > highest) continue;
         if (noFallback && this.nodes.length > 1 && z !== preferred && z.nid !== preferred.nid) {
@@ -1101,7 +1092,6 @@ export class PageAllocator {
         if (allocFlags & ALLOC_HIGHATOMIC) this.reserveHighatomicPageblock(i, z);
         return i;
       }
-      from = 0;
       if (retry) continue;
       if (allocFlags & ALLOC_NOFRAGMENT) {
         allocFlags &= ~ALLOC_NOFRAGMENT;
@@ -1109,86 +1099,6 @@ export class PageAllocator {
       }
       return -1;
     }
-  }
-
-  /**
-   * get_page_from_freelist()'s first iteration for an order-0 request, written out: the preferred zone (the
-   * first of the zonelist within `highest`, so none is skipped before it), zone_watermark_fast()'s order-0
-   * test, rmqueue, prep_new_page and the tag storage hook. Returns the dense index; FAST_DECLINED before
-   * anything was done (the general loop then runs from the start, and decides the same); FAST_NEXT_ZONE when
-   * the zone gave nothing after rmqueue or a failed reservation (the loop goes on with the next zone).
-   */
-  private allocOrder0Preferred(ctx: AllocContext, gfp: number): number {
-    const allocFlags = ctx.allocFlags;
-    const z = ctx.preferred;
-    if (z === undefined || allocFlags & (ALLOC_NO_WATERMARKS | ALLOC_HIGHATOMIC)) return FAST_DECLINED;
-    const s = z.vmStat;
-    const free = s[NR_FREE_PAGES] as number;
-    // __zone_watermark_unusable_free() for order 0.
-    let reserved = allocFlags & ALLOC_RESERVES ? 0 : z.nrReservedHighatomic;
-    if (!(allocFlags & ALLOC_CMA)) reserved += s[NR_FREE_CMA_PAGES] as number;
-    if (!(allocFlags & ALLOC_FROM_METADATA)) reserved += s[NR_FREE_METADATA_PAGES] as number;
-    const usable = free - Math.min(free, reserved);
-    if (usable <= z.wmarkPages(allocFlags & ALLOC_WMARK_MASK) + (z.lowmemReserve[ctx.highest] ?? 0))
-      return FAST_DECLINED;
-    const mt = ctx.mt;
-    let i = -1;
-    const pcp = z.pcp[this.cpu] as PerCpuPages;
-    if (
-      (mt !== MIGRATE_MOVABLE ||
-        (allocFlags & ALLOC_CMA && (!this.arch.metadataEnabled || allocFlags & ALLOC_FROM_METADATA))) &&
-      (pcp.heads[mt] as number) !== NIL
-    ) {
-      // rmqueue() -> rmqueue_pcplist() for order 0 (pcp list index = migratetype) with pages on the list: take the
-      // head. An empty list (rmqueue_bulk refills it) goes through the general rmqueue() below.
-      pcp.freeFactor >>= 1;
-      i = pcp.heads[mt] as number;
-      this.pcpUnlink(pcp, mt, i);
-      pcp.count -= 1;
-      this.countAlloc(z, z, 0);
-      if (allocFlags & ALLOC_KSWAPD && z.boostedWatermark) {
-        z.boostedWatermark = false;
-        this.hooks.wakeKswapd?.(z, 0, z.idx);
-      }
-    } else if (
-      mt === MIGRATE_MOVABLE &&
-      allocFlags & ALLOC_CMA &&
-      this.arch.metadataEnabled &&
-      !(allocFlags & ALLOC_FROM_METADATA) &&
-      (s[NR_FREE_CMA_PAGES] as number) <= Math.floor(free / 2)
-    ) {
-      // rmqueue() for a tagged request (no pcp list, v1 patch 6) -> rmqueue_buddy -> __rmqueue, whose first
-      // step is __rmqueue_smallest on the request's own lists: written out for order 0. When those lists are
-      // empty nothing has changed yet, and the general rmqueue() below runs the whole sequence.
-      const maxOrder = this.geometry.maxOrder;
-      const heads = z.freeHead;
-      for (let o = 0; o <= maxOrder; o++) {
-        const h = heads[o * MIGRATE_TYPES + mt] as number;
-        if (h === NIL) continue;
-        this.delFromFreeList(z, h, o);
-        this.expand(z, h, 0, o, mt);
-        this.memmap.u32[h * 4] = (mt << 24) >>> 0; // set_pcppage_migratetype
-        s[NR_FREE_PAGES] = free - 1; // __mod_zone_freepage_state (a MOVABLE page)
-        this.countAlloc(z, z, 0);
-        if (allocFlags & ALLOC_KSWAPD && z.boostedWatermark) {
-          z.boostedWatermark = false;
-          this.hooks.wakeKswapd?.(z, 0, z.idx);
-        }
-        i = h;
-        break;
-      }
-    }
-    if (i < 0) i = this.rmqueue(z, z, 0, allocFlags, mt);
-    if (i < 0) return FAST_NEXT_ZONE;
-    this.prepNewPage(i, 0, gfp);
-    if (gfp & __GFP_TAGGED && this.arch.metadataEnabled) {
-      if (!this.arch.reserveMetadata(this.memmap.idxToPfn(i), 0, gfp)) {
-        this.reserveFailures++;
-        this.returnPageToBuddy(z, i, 0);
-        return FAST_NEXT_ZONE;
-      }
-    }
-    return i;
   }
 
   /**
@@ -1282,14 +1192,7 @@ export class PageAllocator {
     // reserveMetadata() may allocate (migration targets): keep the outer allocation's count.
     const outerFailures = this.reserveFailures;
     this.reserveFailures = 0;
-    let i: number;
-    if (order === 0) {
-      i = this.allocOrder0Preferred(ctx, gfp);
-      if (i < 0) {
-        const from = i === FAST_DECLINED ? 0 : ctx.preferredK + 1;
-        i = this.getPageFromFreelist(gfp, 0, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred, from);
-      }
-    } else i = this.getPageFromFreelist(gfp, order, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
+    let i = this.getPageFromFreelist(gfp, order, ctx.allocFlags, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
     if (i < 0) i = this.allocPagesSlowpath(gfp, order, ctx.highest, ctx.mt, ctx.zonelist, ctx.preferred);
     this.reserveFailures = outerFailures;
     return i < 0 ? -1 : this.memmap.idxToPfn(i);
@@ -1308,8 +1211,7 @@ export class PageAllocator {
     const preferred = this.preferredZone(zonelist, highest);
     let allocFlags = gfpToAllocFlagsFast(gfp, ALLOC_WMARK_LOW, meta);
     allocFlags |= this.allocFlagsNofragment(preferred, gfp);
-    const preferredK = preferred === undefined ? -1 : zonelist.indexOf(preferred);
-    return { gfp, node, zonelist, highest, mt, preferred, preferredK, allocFlags, meta };
+    return { gfp, node, zonelist, highest, mt, preferred, allocFlags, meta };
   }
 
   /** __alloc_pages_slowpath(), reduced to the steps the emulator models. */
