@@ -120,19 +120,22 @@ export class TagReserve {
    * region in `this.region`; -1 when no region serves pfn. Out-of-range blocks go through H5's look-up, which
    * prints the kernel's error.
    */
-  private findBlock(pfn: number): number {
+  /**
+   * The block holding pfn's tags in the region the previous look-up found, or -1 when that region does not
+   * serve pfn. The same answer as the loop of findBlock() (regions do not overlap); pages come in runs.
+   */
+  private blockInLastRegion(pfn: number): number {
     const last = this.region;
-    if (
-      last !== undefined &&
-      this.ts.regions[this.regionIdx] === last &&
-      pfn >= last.mem.start &&
-      pfn <= last.mem.end
-    ) {
-      const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
-      const block = last.tag.start + off - (off % last.blockSizePages);
-      // Same result as the loop below when `last` is the first region serving pfn (regions do not overlap).
-      if (block + last.blockSizePages - 1 <= last.tag.end) return block;
-    }
+    if (last === undefined || pfn < last.mem.start || pfn > last.mem.end || this.ts.regions[this.regionIdx] !== last)
+      return -1;
+    const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
+    const block = last.tag.start + off - (off % last.blockSizePages);
+    return block + last.blockSizePages - 1 <= last.tag.end ? block : -1;
+  }
+
+  private findBlock(pfn: number): number {
+    const cached = this.blockInLastRegion(pfn);
+    if (cached >= 0) return cached;
     const regions = this.ts.regions;
     for (let i = 0; i < regions.length; i++) {
       const r = regions[i]!;
@@ -217,25 +220,20 @@ export class TagReserve {
     // The per-fault case first: one base page, in the region of the previous call, on the memmap words.
     // Steps 3 (the look-up of findBlock), 4, 5 and 8 for one block; anything else takes the general path.
     const words = mm.memmap;
-    const last = this.region;
-    if (order === 0 && words !== undefined && last !== undefined && pfn >= last.mem.start && pfn <= last.mem.end) {
-      const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
-      const bs = last.blockSizePages;
-      const block = last.tag.start + off - (off % bs);
-      if (block + bs - 1 <= last.tag.end && ts.regions[this.regionIdx] === last) {
-        const u = words.u32;
-        const i = words.idxOf(pfn);
-        if (((u[i * 4] as number) & PG_tag_storage_reserved) !== 0) {
-          this.stats.alreadyReserved++;
-          return 0;
-        }
-        if (this.blockReserved(block)) {
-          // blockRefCount(0, region) = min(1, 32 * B) = 1.
-          const bi = this.countWordOf(words, block);
-          words.i32[bi] = (words.i32[bi] as number) + 1;
-          u[i * 4] = ((u[i * 4] as number) | PG_tag_storage_reserved) >>> 0;
-          return 0;
-        }
+    const block = order === 0 && words !== undefined ? this.blockInLastRegion(pfn) : -1;
+    if (words !== undefined && block >= 0) {
+      const u = words.u32;
+      const i = words.idxOf(pfn);
+      if (((u[i * 4] as number) & PG_tag_storage_reserved) !== 0) {
+        this.stats.alreadyReserved++;
+        return 0;
+      }
+      if (this.blockReserved(block)) {
+        // blockRefCount(0, region) = min(1, 32 * B) = 1.
+        const bi = this.countWordOf(words, block);
+        words.i32[bi] = (words.i32[bi] as number) + 1;
+        u[i * 4] = ((u[i * 4] as number) | PG_tag_storage_reserved) >>> 0;
+        return 0;
       }
     }
     // Step 2: no recursion into reservation for the pages migrated out; retry hard unless told not to.
@@ -331,20 +329,12 @@ export class TagReserve {
     // The per-page case first (a tagged base page in the region of the previous call, its block reserved), on
     // the memmap words: the same steps as below for one page and one block.
     const words = mm.memmap;
-    const last = this.region;
-    if (order === 0 && words !== undefined && last !== undefined && pfn >= last.mem.start && pfn <= last.mem.end) {
+    const block = order === 0 && words !== undefined ? this.blockInLastRegion(pfn) : -1;
+    if (words !== undefined && block >= 0) {
       const u = words.u32;
       const i = words.idxOf(pfn);
       const f = u[i * 4] as number;
-      const off = Math.floor((pfn - last.mem.start) / TAG_RATIO);
-      const bs = last.blockSizePages;
-      const block = last.tag.start + off - (off % bs);
-      if (
-        (f & (PG_mte_tagged | PG_tag_storage_reserved)) !== 0 &&
-        block + bs - 1 <= last.tag.end &&
-        ts.regions[this.regionIdx] === last &&
-        this.blockReserved(block)
-      ) {
+      if ((f & (PG_mte_tagged | PG_tag_storage_reserved)) !== 0 && this.blockReserved(block)) {
         this.swapTags.erasePageTagsByPfnRange(pfn, 1);
         u[i * 4] = (f & ~(PG_mte_tagged | PG_tag_storage_reserved)) >>> 0;
         // blockRefCount(0, region) = 1.
@@ -352,6 +342,7 @@ export class TagReserve {
         const c = (words.i32[bi] as number) - 1;
         words.i32[bi] = c;
         if (c === 1) {
+          const bs = this.region!.blockSizePages;
           ts.reservedBlocks.delete(block);
           this.isolation.freeContigRange(block, bs);
           mm.count('metadata_reserve_free', bs);
