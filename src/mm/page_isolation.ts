@@ -378,8 +378,7 @@ export class BuddyMigrateMm implements IsolationMm {
     return flag === MigFlag.MteTagged ? PG_mte_tagged : PG_tag_storage_reserved;
   }
   testFlag(pfn: number, flag: MigFlag): boolean {
-    const mm = this.memmap;
-    return ((mm.u32[mm.idxOf(pfn) * 4] as number) & BuddyMigrateMm.bit(flag)) !== 0;
+    return this.memmap.testFlag(pfn, BuddyMigrateMm.bit(flag));
   }
   setFlag(pfn: number, flag: MigFlag): void {
     this.memmap.setFlag(pfn, BuddyMigrateMm.bit(flag), true);
@@ -388,12 +387,10 @@ export class BuddyMigrateMm implements IsolationMm {
     this.memmap.setFlag(pfn, BuddyMigrateMm.bit(flag), false);
   }
   getToken(pfn: number): number {
-    const mm = this.memmap;
-    return mm.u32[mm.idxOf(pfn) * 4 + 3] as number;
+    return this.memmap.token(pfn);
   }
   setToken(pfn: number, token: number): void {
-    const mm = this.memmap;
-    mm.u32[mm.idxOf(pfn) * 4 + 3] = token >>> 0;
+    this.memmap.setToken(pfn, token);
   }
   metadataEnabled(): boolean {
     return this.alloc.arch.metadataEnabled;
@@ -454,12 +451,10 @@ export class BuddyMigrateMm implements IsolationMm {
     return true;
   }
   pageRef(pfn: number): number {
-    const mm = this.memmap;
-    return mm.i32[mm.idxOf(pfn) * 4 + 1] as number;
+    return this.memmap.refcount(pfn);
   }
   setPageRef(pfn: number, count: number): void {
-    const mm = this.memmap;
-    mm.i32[mm.idxOf(pfn) * 4 + 1] = count;
+    this.memmap.setRefcount(pfn, count);
   }
   isReservedPage(pfn: number): boolean {
     const mm = this.memmap;
