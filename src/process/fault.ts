@@ -187,33 +187,17 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
     }
 
     case Step.AnonAlloc: {
-      const tagged = (vma.flags & VM_MTE) !== 0;
-      const pfn = port.allocPages(0, Gfp.HighuserMovable | (tagged ? Gfp.Tagged : 0));
+      const pfn = anonAlloc(L, vma);
       if (pfn < 0) return finish(c, FaultResult.Oom);
-      L.prepNewPage(pfn, tagged);
       L.hold(pfn);
       c.page = pfn;
       c.step = Step.AnonMap;
       return false;
     }
 
-    case Step.AnonMap: {
-      const pfn = c.page;
-      L.unhold(pfn);
-      if (vma.pte[idx] !== 0 || vma.dead) {
-        // Another fault (or an munmap) got here first: drop our page.
-        L.releaseNewPage(pfn);
-        return finish(c, FaultResult.Ok);
-      }
-      if (!L.ensureTables(vma.mm, vma.start + idx * port.pageSize)) {
-        L.releaseNewPage(pfn);
-        return finish(c, FaultResult.Oom);
-      }
-      L.addAnonRmap(vma, idx, pfn);
-      L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, c.write));
-      if (c.write) L.writeData(vma, idx);
-      return finish(c, FaultResult.Ok);
-    }
+    case Step.AnonMap:
+      L.unhold(c.page);
+      return finish(c, anonMap(L, vma, idx, c.page, c.write));
 
     case Step.CowAlloc: {
       const tagged = (vma.flags & VM_MTE) !== 0;
@@ -310,6 +294,31 @@ export function faultStep(L: ProcessLayer, c: FaultCtx): boolean {
   }
 }
 
+/** ANON_ALLOC: GFP_HIGHUSER_MOVABLE (+ __GFP_TAGGED for VM_MTE, §3.5 P23), cleared data and tags; -1 on OOM. */
+function anonAlloc(L: ProcessLayer, vma: Vma): number {
+  const tagged = (vma.flags & VM_MTE) !== 0;
+  const pfn = L.port.allocPages(0, Gfp.HighuserMovable | (tagged ? Gfp.Tagged : 0));
+  if (pfn >= 0) L.prepNewPage(pfn, tagged);
+  return pfn;
+}
+
+/** ANON_MAP: recheck pte_none, the page tables, the rmap, set_pte_at (§5.5 net) and, for a write, the data. */
+function anonMap(L: ProcessLayer, vma: Vma, idx: number, pfn: number, write: boolean): FaultResult {
+  if (vma.pte[idx] !== 0 || vma.dead) {
+    // Another fault (or an munmap, a reclaim, an OOM kill) got here first: drop our page.
+    L.releaseNewPage(pfn);
+    return FaultResult.Ok;
+  }
+  if (!L.ensureTables(vma.mm, vma.start + idx * L.port.pageSize)) {
+    L.releaseNewPage(pfn);
+    return FaultResult.Oom;
+  }
+  L.addAnonRmap(vma, idx, pfn);
+  L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, write));
+  if (write) L.writeData(vma, idx);
+  return FaultResult.Ok;
+}
+
 /** MDNONE_RES after reserve_metadata_storage failed with `ret`: drop the reference, replay or migrate. */
 function mdNoneReserveFailed(L: ProcessLayer, c: FaultCtx, pfn: number, ret: number): boolean {
   L.putPage(pfn);
@@ -357,25 +366,9 @@ export function handleMmFault(L: ProcessLayer, c: FaultCtx, vma: Vma, idx: numbe
 export function anonWriteFault(L: ProcessLayer, vma: Vma, idx: number): FaultResult {
   L.pend.pgfault++;
   if (vma.dead) return FaultResult.AccErr;
-  const port = L.port;
-  const tagged = (vma.flags & VM_MTE) !== 0;
-  // ANON_ALLOC
-  const pfn = port.allocPages(0, tagged ? Gfp.HighuserMovable | Gfp.Tagged : Gfp.HighuserMovable);
+  const pfn = anonAlloc(L, vma);
   if (pfn < 0) return FaultResult.Oom;
-  L.prepNewPage(pfn, tagged);
-  // ANON_MAP (the allocation may have reclaimed or OOM-killed: the recheck stays)
-  if (vma.pte[idx] !== 0 || vma.dead) {
-    L.releaseNewPage(pfn);
-    return FaultResult.Ok;
-  }
-  if (!L.ensureTables(vma.mm, vma.start + idx * port.pageSize)) {
-    L.releaseNewPage(pfn);
-    return FaultResult.Oom;
-  }
-  L.addAnonRmap(vma, idx, pfn);
-  L.setPteAt(vma, idx, pfn, L.presentBits(vma, pfn, true));
-  L.writeData(vma, idx);
-  return FaultResult.Ok;
+  return anonMap(L, vma, idx, pfn, true);
 }
 
 /** A fault on a swap PTE (no PMD, valid or migration bit) with swap hooks installed: START -> SWAP_IN -> SWAP_MAP. */

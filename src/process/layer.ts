@@ -260,7 +260,7 @@ export class ProcessLayer {
   }
 
   /** lru_cache_add / del_page_from_lru_list for the inactive anon list (new anon pages start inactive, v6.5). */
-  lru(pfn: number, delta: number): void {
+  private lru(pfn: number, delta: number): void {
     this.pend.inactiveAnon += delta;
     const zi = this.port.zoneIndexOf !== undefined ? this.port.zoneIndexOf(pfn) : 0;
     this.pendZone[zi & 15] = this.pendZone[zi & 15]! + delta;
@@ -332,8 +332,7 @@ export class ProcessLayer {
     vma.pte[idx] = bits;
   }
 
-  /** mte_sync_tags for a page without PG_mte_tagged yet (set_pte_at, §5.5). */
-  mteSyncTags(pfn: number): void {
+  private mteSyncTags(pfn: number): void {
     const port = this.port;
     if (port.testFlag(pfn, PageFlag.MteTagged)) return;
     const saved = this.tags.tagsByPfn.size === 0 ? undefined : this.tags.tagsByPfn.get(pfn);
