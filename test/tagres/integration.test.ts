@@ -196,6 +196,31 @@ describe('activation through TagStorageReuse (H5 activateTagStorage)', () => {
     expect(m.ev('metadata_reserve_success')).toBe(1);
     expect(m.alloc.checkInvariants()).toEqual([]);
   });
+
+  test('a zero page outside every tagged range WARNs once and the key still turns on (v1)', () => {
+    const m = makeRealMachine({ dataMiB: 64 });
+    const ts = new TagStorage(4096, 512);
+    ts.regions.push(m.region);
+    m.ts.metadataEnabled = false;
+    const reuse = new TagStorageReuse(m.alloc, ts, m.log).install();
+    const memblock = new Memblock();
+    memblock.addNode(0x80000000, 0x100000000 + 0x4400000 - 0x80000000, 0);
+    const zeroPfn = m.region.tag.start + 3; // no region covers a tag storage page
+    const tsm = { ...reuse.tagStorageMm(), initReservedPageblock: () => undefined };
+    const before = m.log.all().length;
+    const ctx = { log: m.log, memblock, mteSupported: true, kasanHwTags: false, zeroPagePfn: zeroPfn, mm: tsm };
+    expect(activateTagStorage(ctx, ts)).toBe(0);
+    const lines = m.log.all().slice(before);
+    expect(lines.map((r) => [r.level, r.text])).toEqual([
+      ['warning', `Missing tag storage block for pfn 0x${zeroPfn.toString(16)}`],
+      ['info', 'MTE tag storage enabled'],
+    ]);
+    expect(ts.metadataEnabled).toBe(true);
+    expect(ts.reservedBlocks.size).toBe(0);
+    // Once only: another look-up for a pfn outside every region prints nothing more.
+    expect(tsm.reserveMetadataStorage(zeroPfn + 1, 0)).toBe(0);
+    expect(m.log.all().length).toBe(before + 2);
+  });
 });
 
 describe('migrate VMA to=TARGET (#5 acceptance 1)', () => {

@@ -2,8 +2,8 @@
  * arm64 dynamic MTE tag storage, v1 (arch/arm64/kernel/mte_tag_storage.c of the RFC series): discovery from the
  * device tree (fdt_init_tag_storage via mte_tag_storage_init, called from setup_arch() before
  * arm64_memblock_init()), activation (mte_tag_storage_activate_regions, a core_initcall), the region table, the
- * pfn → tag block look-up (tag_storage_find_block_in_region) and the reservation of tag blocks
- * (reserve_metadata_storage, used at activation for the zero page).
+ * pfn → tag block look-up (tag_storage_find_block_in_region). Activation reserves the zero page's tag block
+ * through reserve_metadata_storage, whose one implementation is TagReserve (tag_reserve.ts).
  *
  * Every check and message follows kernel-facts §1.1/§2.2/§2.3 and the posted v1 patches 13, 14, 16, 17, 18, 25,
  * 27 and 37 (read from the linux-arch archive through the project's code search). The rules themselves, with
@@ -25,11 +25,8 @@ export const TAG_RATIO = 32;
 /** OF_ROOT_NODE_ADDR_CELLS_DEFAULT / OF_ROOT_NODE_SIZE_CELLS_DEFAULT: the kernel's early FDT defaults (of_fdt.h). */
 const ROOT_ADDR_CELLS_DEFAULT = 1;
 const ROOT_SIZE_CELLS_DEFAULT = 1;
-/** alloc_contig_range() attempts per block in reserve_metadata_storage (v1: 5, kernel-facts §2.3). */
-const CONTIG_TRIES = 5;
 
 const EINVAL = 22;
-const EBUSY = 16;
 const ERANGE = 34;
 
 /** A range of page frame numbers, both ends inclusive, like the kernel's `struct range` of PFNs. */
@@ -547,16 +544,11 @@ export interface TagStorageMm {
    * zone->metadata_pages and totalmetadata_pages).
    */
   initReservedPageblock(pfn: number, mt: TagPageblockType): void;
-  /** alloc_contig_range(start, end, MIGRATE_METADATA, gfp) on [start, end): 0 or a negative errno. */
-  allocContigRange(start: number, end: number): number;
-  /** free_contig_range(start, nrPages). */
-  freeContigRange(start: number, nrPages: number): void;
-  /** page_ref_add(pfn_to_page(pfn), delta): returns the new refcount. Pages from alloc_contig_range start at 1. */
-  pageRefAdd(pfn: number, delta: number): number;
-  /** count_vm_events(item, n) for the series' events (kernel-facts §4.1). */
-  countVmEvents?(item: 'metadata_reserve_success' | 'metadata_reserve_fail' | 'metadata_reserve_free', n: number): void;
-  /** Sets PG_tag_storage_reserved on the 1 << order pages from `pfn`. */
-  setTagStorageReserved?(pfn: number, order: number): void;
+  /**
+   * reserve_metadata_storage(pfn_to_page(pfn), order, GFP_KERNEL) (kernel-facts §2.3): 0 or a negative errno.
+   * The runtime's TagReserve (tag_reserve.ts) is the one implementation; activation uses it for the zero page.
+   */
+  reserveMetadataStorage(pfn: number, order: number): number;
 }
 
 export interface TagStorageActivationCtx {
@@ -644,7 +636,7 @@ export function activateTagStorage(ctx: TagStorageActivationCtx, ts: TagStorage)
   }
 
   // Patch 27: the zero page is marked tagged when MTE is initialised, so its tag block is reserved now.
-  const ret = reserveMetadataStorage(ts, ctx, ctx.zeroPagePfn, 0);
+  const ret = mm.reserveMetadataStorage(ctx.zeroPagePfn, 0);
   if (ret !== 0) {
     ts.report(log, 'zero-page-block', []);
     ts.state = 'metadata-unused';
@@ -678,57 +670,6 @@ export function describeTagRegion(
     taggedSize: (r.mem.end - r.mem.start + 1) * pageSize,
     blockSizePages: r.blockSizePages,
   };
-}
-
-/**
- * reserve_metadata_storage(page, order, gfp) of v1 patch 25 (kernel-facts §2.3), without the parts that belong
- * to the fault path (fatal signals, PF_MEMALLOC_ISOLATE): pins the blocks already reserved, takes the others
- * with alloc_contig_range (up to 5 tries while -EBUSY), records them in `reservedBlocks` with the count in the
- * block's first page, and undoes everything on failure. A pfn no region serves WARNs once and succeeds.
- */
-export function reserveMetadataStorage(
-  ts: TagStorage,
-  ctx: { readonly log: KernelLog; readonly mm: TagStorageMm },
-  pfn: number,
-  order: number,
-): number {
-  const { mm, log } = ctx;
-  const found = ts.findBlock(pfn, log);
-  if (!found) {
-    ts.warnMissingBlock(log, pfn);
-    return 0;
-  }
-  const { block: startBlock, region } = found;
-  const bs = region.blockSizePages;
-  const endBlock = startBlock + orderToNumBlocks(order) * bs;
-  const count = blockRefCount(order, region);
-
-  for (let b = startBlock; b < endBlock; b += bs) if (ts.reservedBlocks.has(b)) mm.pageRefAdd(b, count);
-
-  let ret = 0;
-  for (let b = startBlock; b < endBlock && ret === 0; b += bs) {
-    if (ts.reservedBlocks.has(b)) continue;
-    for (let tries = CONTIG_TRIES; tries > 0; tries--) {
-      ret = mm.allocContigRange(b, b + bs);
-      if (ret !== -EBUSY) break;
-    }
-    if (ret !== 0) break;
-    ts.reservedBlocks.add(b);
-    mm.pageRefAdd(b, count);
-    mm.countVmEvents?.('metadata_reserve_success', bs);
-  }
-  if (ret === 0) {
-    mm.setTagStorageReserved?.(pfn, order);
-    return 0;
-  }
-  for (let b = startBlock; b < endBlock; b += bs) {
-    if (ts.reservedBlocks.has(b) && mm.pageRefAdd(b, -count) === 1) {
-      ts.reservedBlocks.delete(b);
-      mm.freeContigRange(b, bs);
-    }
-  }
-  mm.countVmEvents?.('metadata_reserve_fail', bs);
-  return ret;
 }
 
 // ---------------------------------------------------------------------------------------------

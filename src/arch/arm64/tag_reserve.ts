@@ -494,23 +494,12 @@ export class TagStorageReuse {
    */
   tagStorageMm(): TagStorageMm {
     const alloc = this.alloc;
-    const mm = this.mm;
     return {
       zoneOf: (pfn) => alloc.zones.indexOf(alloc.zoneForPfn(pfn)!),
       initReservedPageblock: (pfn, mt) =>
         alloc.initReservedPageblock(pfn, mt === 'metadata' ? MIGRATE_METADATA : MIGRATE_MOVABLE),
-      allocContigRange: (start, end) =>
-        this.isolation.allocContigRange(start, end, MIGRATE_METADATA, GFP_KERNEL | __GFP_RETRY_MAYFAIL),
-      freeContigRange: (start, nr) => this.isolation.freeContigRange(start, nr),
-      pageRefAdd: (pfn, delta) => {
-        const c = mm.pageRef(pfn) + delta;
-        mm.setPageRef(pfn, c);
-        return c;
-      },
-      countVmEvents: (item, n) => mm.count(item, n),
-      setTagStorageReserved: (pfn, order) => {
-        for (let i = 0; i < 1 << order; i++) mm.setFlag(pfn + i, MigFlag.TagStorageReserved);
-      },
+      // reserve_metadata_storage(page, order, GFP_KERNEL): TagReserve adds __GFP_RETRY_MAYFAIL (§2.3 step 2).
+      reserveMetadataStorage: (pfn, order) => this.reserve.reserveMetadataStorage(pfn, order, GFP_KERNEL),
     };
   }
 
