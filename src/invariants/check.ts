@@ -7,7 +7,8 @@
  *   2. no page both free and mapped; map counts == PTEs (+1 while isolated for migration)
  *   3. every page mapped tagged has its tag block reserved; no reserved tag block holds process data
  *   4. tag block refcounts == 1 + the tagged pages they cover
- *   5. data integrity: every mapped page holds the token its process last wrote
+ *   5. data integrity: every mapped page holds the token its process last wrote, and every page it sees tagged
+ *      the tags it last set (zeros on a fresh page; compared by digest, tagSum)
  *   6. no tag written into a tag storage page that was not reserved for tags
  */
 import type { ProcessLayer } from '../process/layer.js';
@@ -114,6 +115,11 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
         }
         if (port.getToken(pfn) !== v.token[i]) {
           const m = `data: ${where(p, v, i, pfn)} holds token ${port.getToken(pfn)}, the process wrote ${v.token[i]}`;
+          if (add(m)) return out;
+        }
+        // 5. The tags the process set (or zeros) on a page it can see tagged.
+        if ((f & (PTE_VALID | PTE_TAGGED)) === (PTE_VALID | PTE_TAGGED) && L.tagDigest(pfn) !== v.tagSum[i]) {
+          const m = `tags: ${where(p, v, i, pfn)} does not hold the tags the process set (digest ${hex(L.tagDigest(pfn))}, expected ${hex(v.tagSum[i]!)})`;
           if (add(m)) return out;
         }
         // 3. The block's reservation itself is checked once per block in 4.

@@ -65,6 +65,7 @@ export function forkProcess(L: ProcessLayer, parent: Process, childName: string)
       new Uint16Array(pv.pages),
       pv.token.slice(),
       pageShift,
+      pv.tagSum.slice(),
     );
     pv.anonVma.vmas.push(cv);
     child.mm.insertVma(cv);

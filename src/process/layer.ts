@@ -186,6 +186,36 @@ export class ProcessLayer {
     }
   }
 
+  /**
+   * The process set tags on its page: the digest of the page's tags becomes the slot's record (tagSum), and that
+   * of every other slot mapping the page (a MAP_SHARED page after fork), as writeData does for tokens.
+   */
+  private noteTags(vma: Vma, idx: number, pfn: number): void {
+    const sum = this.tagDigest(pfn);
+    vma.tagSum[idx] = sum;
+    if (vma.anonVma.shared && vma.anonVma.vmas.length > 1) {
+      this.rmap.walk(pfn, (v, i) => {
+        v.tagSum[i] = sum;
+      });
+    }
+  }
+
+  /** Scratch words for tagDigest (pageSize / 32 bytes of tags per page). */
+  private tagWords = new Int32Array(0);
+
+  /**
+   * A 32-bit digest of pfn's tags (FNV-1a over their 32-bit words), 0 when every tag is 0: what SPEC §5
+   * invariant 5 compares with the slot's tagSum.
+   */
+  tagDigest(pfn: number): number {
+    let w = this.tagWords;
+    if (w.length !== this.port.pageSize >> 7) w = this.tagWords = new Int32Array(this.port.pageSize >> 7);
+    this.tags.saveWords(pfn, w, 0);
+    let h = 0;
+    for (let k = 0; k < w.length; k++) h = Math.imul(h ^ (w[k] as number), 0x01000193);
+    return h >>> 0;
+  }
+
   /** Tags were written into tag storage page tagPfn while it may hold data: that data is now corrupt. */
   private corruptData(tagPfn: number): void {
     if (this.rmap.isAnonPage(tagPfn)) this.setContent(tagPfn, (this.contentOf(tagPfn) ^ 0x5a5a5a5a) >>> 0 || 1);
@@ -502,6 +532,7 @@ export class ProcessLayer {
       v.pte.slice(cut),
       v.token.slice(cut),
       this.port.pageShift,
+      v.tagSum.slice(cut),
     );
     const lo = new Vma(
       mm,
@@ -515,6 +546,7 @@ export class ProcessLayer {
       v.pte.slice(0, cut),
       v.token.slice(0, cut),
       this.port.pageShift,
+      v.tagSum.slice(0, cut),
     );
     v.dead = true;
     mm.removeVma(v);
@@ -543,6 +575,7 @@ export class ProcessLayer {
     vma.pte[idx] = 0;
     vma.pfn[idx] = 0;
     vma.token[idx] = 0;
+    vma.tagSum[idx] = 0;
     if ((f & (PTE_PRESENT_MASK | PTE_MIGRATION)) !== 0 && pfn !== this.port.zeroPfn) this.putPage(pfn);
     // A swap entry: free_swap_and_cache (src/process/swap.ts).
     else if ((f & PTE_SWAP) !== 0) this.swap?.freeSwapEntry(pfn);
@@ -710,12 +743,9 @@ export class ProcessLayer {
         if (r !== FaultResult.Ok) return this.faultFailed(p, addr, r, true);
         if ((vma.pte[idx]! & PTE_TAGGED) !== 0) {
           const off = addr - (vma.start + idx * ps);
-          this.tags.setTags(
-            vma.pfn[idx]!,
-            off / MTE_GRANULE,
-            Math.ceil((pageEnd - vma.start - idx * ps) / MTE_GRANULE),
-            tag,
-          );
+          const pfn = vma.pfn[idx]!;
+          this.tags.setTags(pfn, off / MTE_GRANULE, Math.ceil((pageEnd - vma.start - idx * ps) / MTE_GRANULE), tag);
+          this.noteTags(vma, idx, pfn);
         }
         addr = pageEnd;
       }

@@ -44,6 +44,11 @@ export class Vma {
     /** Content token the process last wrote to each page (0 = never written: zero-filled). */
     public token: Uint32Array,
     readonly pageShift: number,
+    /**
+     * Digest of the tags the process last set on each page (SPEC §5 invariant 5): 0 for all-zero tags, as on a
+     * fresh page. Like `token`, it is the process's own record, kept through swap, migration, compaction and fork.
+     */
+    public tagSum: Uint32Array = new Uint32Array(token.length),
   ) {
     this.pages = (end - start) / 2 ** pageShift;
   }

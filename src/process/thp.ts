@@ -424,6 +424,7 @@ export class Thp {
       pte[i0 + k] = 0;
       vma.pfn[i0 + k] = 0;
       vma.token[i0 + k] = 0;
+      vma.tagSum[i0 + k] = 0;
     }
     const v = this.folios.get(head);
     if (v === undefined) {

@@ -5,9 +5,11 @@
  * (one thread entirely before the other) are clean too, so the violation is the race's.
  */
 import { describe, expect, test } from '@jest/globals';
+import path from 'node:path';
+import { checkInvariants } from '../../src/invariants/check.js';
 import { MIGRATE_METADATA } from '../../src/mm/zone.js';
 import { PageFlag } from '../../src/process/port.js';
-import { runScenario, violationText, type RunOutcome } from './harness.js';
+import { runScenario, runScenarioText, scenarioText, SCENARIOS, violationText, type RunOutcome } from './harness.js';
 
 const A = 0;
 const B = 1;
@@ -132,5 +134,49 @@ describe('race 3: copy_highpage into a page without tag storage (fix.pfn_tags)',
   ])('fix off, %s (no race): clean', async (_name, schedule) => {
     const r = await runScenario(RACE3, { schedule, config: { 'fix.pfn_tags': 'off' } });
     expectClean(r);
+  });
+});
+
+describe('what the invariants show about v1 beyond the three races', () => {
+  test('tags parked by the race-3 fix are lost if the page migrates again before its next access (invariant 5)', async () => {
+    // v1: copy_highpage copies tags only from a PG_mte_tagged source (§6.2) and freeing the source erases its
+    // tags_by_pfn entry, so tags still parked for the first destination do not follow it to the second.
+    const text = scenarioText(RACE3).replace(
+      /^app: access buf 0\.\.4K tag=12.*$/m,
+      'app: migrate buf to=Normal\napp: access buf 0..4K tag=12',
+    );
+    expect(text).toContain('app: migrate buf to=Normal');
+    const r = await runScenarioText(text, path.join(SCENARIOS, RACE3), { schedule: RACY });
+    expect(r.code).toBe(1);
+    expect(violationText(r)).toMatch(
+      /tags: app\[\d+\] buf 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ does not hold the tags the process set \(digest 0x0, expected 0x[0-9a-f]+\)/,
+    );
+    // The access itself sees the loss: its tag check fails (the page's tags were cleared at set_pte_at).
+    expect(r.notes.join('\n')).toMatch(/SEGV_MTESERR/);
+    expect(r.layer.tags.corruptions).toEqual([]);
+  });
+
+  test('tags changed behind the process are reported; the tags it sets itself are not', async () => {
+    const text = [
+      'process p',
+      'p: mmap buf 8K prot=rw+mte',
+      'p: touch buf',
+      'p: settag buf 0..4K 7',
+      'p: settag buf 4K..8K 9',
+      'expect p:buf tag(0..4K) == 7',
+    ].join('\n');
+    const clean = await runScenarioText(text, 'tags.scn');
+    expectClean(clean);
+    // The same page with one granule's tag changed under it (as a stray tag write would): reported.
+    const L = clean.layer;
+    const p = L.processes.get('p')!;
+    const v = p.mm.findVma(p.named.get('buf')!.start)!;
+    L.tags.setTags(v.pfn[1]!, 3, 4, 4); // granule 3 (granules [3, 4)) gets tag 4
+    const msgs = checkInvariants(L);
+    expect(msgs).toHaveLength(1);
+    expect(msgs[0]).toMatch(
+      /^tags: p\[\d+\] buf 0x[0-9a-f]+ -> pfn 0x[0-9a-f]+ does not hold the tags the process set/,
+    );
+    expect(msgs[0]).toContain(`0x${(v.start + 4096).toString(16)}`);
   });
 });
