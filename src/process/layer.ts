@@ -212,7 +212,12 @@ export class ProcessLayer {
     if (w.length !== this.port.pageSize >> 7) w = this.tagWords = new Int32Array(this.port.pageSize >> 7);
     this.tags.saveWords(pfn, w, 0);
     let h = 0;
-    for (let k = 0; k < w.length; k++) h = Math.imul(h ^ (w[k] as number), 0x01000193);
+    for (let k = 0; k < w.length; k++) {
+      // h * 16777619 (the FNV prime, 2^24 + 403) mod 2^32, without Math.imul: under jest's vm context every
+      // Math.imul call costs ~0.2 µs (measured), which made --check in the tests 10x slower.
+      const x = h ^ (w[k] as number);
+      h = ((x << 24) + x * 403) | 0;
+    }
     return h >>> 0;
   }
 
