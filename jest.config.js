@@ -1,8 +1,13 @@
 import { createDefaultEsmPreset } from 'ts-jest';
 
 /** @type {import('jest').Config} */
+const preset = createDefaultEsmPreset({ tsconfig: 'tsconfig.json' });
+// ts-jest through scripts/jest-transform.cjs (a fast module-scope `Math`; see the file).
+for (const [k, v] of Object.entries(preset.transform))
+  preset.transform[k] = ['<rootDir>/scripts/jest-transform.cjs', v[1]];
+
 export default {
-  ...createDefaultEsmPreset({ tsconfig: 'tsconfig.json' }),
+  ...preset,
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   setupFiles: ['<rootDir>/test/setup-env.cjs'],
