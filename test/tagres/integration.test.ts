@@ -171,22 +171,31 @@ describe('isolation of a pageblock inside a larger free block', () => {
 });
 
 describe('activation through TagStorageReuse (H5 activateTagStorage)', () => {
-  test('the zero page block is reserved with alloc_contig_range and the key turns on', () => {
+  /**
+   * A second, fresh tag storage table activated the way boot does it, against the allocator of a machine whose
+   * tag storage pageblocks are already METADATA in the buddy (activation would free them again: skipped).
+   */
+  function activateFresh(zeroPfn: (m: ReturnType<typeof makeRealMachine>) => number) {
     const m = makeRealMachine({ dataMiB: 64 });
-    // A second, fresh tag storage table activated the way boot does it, against the same allocator.
     const ts = new TagStorage(4096, 512);
     ts.regions.push(m.region);
     m.ts.metadataEnabled = false;
     const reuse = new TagStorageReuse(m.alloc, ts, m.log).install();
     const memblock = new Memblock();
     memblock.addNode(0x80000000, 0x100000000 + 0x4400000 - 0x80000000, 0);
-    const zeroPfn = m.region.mem.start + 100; // pretend the zero page is in tagged memory
-    // Tag storage pageblocks are already METADATA in the buddy; activation would free them again.
     const tsm = { ...reuse.tagStorageMm(), initReservedPageblock: () => undefined };
+    const zero = zeroPfn(m);
+    const before = m.log.all().length;
     const ret = activateTagStorage(
-      { log: m.log, memblock, mteSupported: true, kasanHwTags: false, zeroPagePfn: zeroPfn, mm: tsm },
+      { log: m.log, memblock, mteSupported: true, kasanHwTags: false, zeroPagePfn: zero, mm: tsm },
       ts,
     );
+    return { m, ts, tsm, zero, ret, lines: () => m.log.all().slice(before) };
+  }
+
+  test('the zero page block is reserved with alloc_contig_range and the key turns on', () => {
+    // Pretend the zero page is in tagged memory.
+    const { m, ts, ret } = activateFresh((x) => x.region.mem.start + 100);
     expect(ret).toBe(0);
     expect(ts.metadataEnabled).toBe(true);
     expect(m.log.dmesg()).toContain('MTE tag storage enabled');
@@ -198,28 +207,18 @@ describe('activation through TagStorageReuse (H5 activateTagStorage)', () => {
   });
 
   test('a zero page outside every tagged range WARNs once and the key still turns on (v1)', () => {
-    const m = makeRealMachine({ dataMiB: 64 });
-    const ts = new TagStorage(4096, 512);
-    ts.regions.push(m.region);
-    m.ts.metadataEnabled = false;
-    const reuse = new TagStorageReuse(m.alloc, ts, m.log).install();
-    const memblock = new Memblock();
-    memblock.addNode(0x80000000, 0x100000000 + 0x4400000 - 0x80000000, 0);
-    const zeroPfn = m.region.tag.start + 3; // no region covers a tag storage page
-    const tsm = { ...reuse.tagStorageMm(), initReservedPageblock: () => undefined };
-    const before = m.log.all().length;
-    const ctx = { log: m.log, memblock, mteSupported: true, kasanHwTags: false, zeroPagePfn: zeroPfn, mm: tsm };
-    expect(activateTagStorage(ctx, ts)).toBe(0);
-    const lines = m.log.all().slice(before);
-    expect(lines.map((r) => [r.level, r.text])).toEqual([
-      ['warning', `Missing tag storage block for pfn 0x${zeroPfn.toString(16)}`],
+    // No region covers a tag storage page.
+    const { ts, tsm, zero, ret, lines } = activateFresh((x) => x.region.tag.start + 3);
+    expect(ret).toBe(0);
+    expect(lines().map((r) => [r.level, r.text])).toEqual([
+      ['warning', `Missing tag storage block for pfn 0x${zero.toString(16)}`],
       ['info', 'MTE tag storage enabled'],
     ]);
     expect(ts.metadataEnabled).toBe(true);
     expect(ts.reservedBlocks.size).toBe(0);
     // Once only: another look-up for a pfn outside every region prints nothing more.
-    expect(tsm.reserveMetadataStorage(zeroPfn + 1, 0)).toBe(0);
-    expect(m.log.all().length).toBe(before + 2);
+    expect(tsm.reserveMetadataStorage(zero + 1, 0)).toBe(0);
+    expect(lines()).toHaveLength(2);
   });
 });
 
