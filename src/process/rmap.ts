@@ -183,7 +183,9 @@ export class Rmap {
     const mask = onlyMigration ? PTE_MIGRATION : PTE_PRESENT_MASK | PTE_MIGRATION;
     let n = 0;
     let first = true;
-    for (const vma of av.vmas) {
+    const vmas = av.vmas;
+    for (let k = 0; k < vmas.length; k++) {
+      const vma = vmas[k]!;
       const idx = index - vma.pgoff;
       if (idx < 0 || idx >= vma.pages) continue;
       if (vma.pfn[idx] === pfn && (vma.pte[idx]! & mask) !== 0) {
@@ -248,7 +250,9 @@ export class Rmap {
     const av = this.anonVmaOf(index);
     if (av === undefined) return null;
     let n = 0;
-    for (const vma of av.vmas) {
+    const vmas = av.vmas;
+    for (let k = 0; k < vmas.length; k++) {
+      const vma = vmas[k]!;
       const idx = index - vma.pgoff;
       if (idx < 0 || idx >= vma.pages) continue;
       const f = vma.pte[idx]!;
