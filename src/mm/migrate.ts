@@ -18,6 +18,7 @@
  * `MigrateMm.metadataEnabled()` and the allocator's own __GFP_TAGGED hook.
  */
 import type { MteSwapTags } from '../arch/arm64/mteswap.js';
+import { PG_mte_tagged, PG_tag_storage_reserved, type MemMap } from './memmap.js';
 
 // Negative errno values, as the kernel returns them.
 export const EINTR = -4;
@@ -93,6 +94,12 @@ export interface MigrateMm {
   count(name: string, delta: number): void;
   /** The kernel log at debug level (the emulator's own notes, hidden unless debug output is asked for). */
   debug?(text: string): void;
+  /**
+   * The memmap whose words testFlag/setFlag/getToken/setToken read and write, when there is one (MigFlag
+   * MteTagged and TagStorageReserved are PG_mte_tagged and PG_tag_storage_reserved of word 0, the token is
+   * word 3): copy_highpage of a base page then works on the words, one index look-up per page.
+   */
+  readonly memmap?: MemMap;
 }
 
 /** What migration needs from the process layer (src/process/rmap.ts). */
@@ -256,7 +263,12 @@ export class Migrator {
   allocMigrationTarget(src: number, order: number, gfp: number, avoid?: PfnRange): number {
     let g = gfp;
     // Both are plain reads; the page flag first, as most sources of a mixed workload are untagged.
-    if (this.mm.testFlag(src, MigFlag.MteTagged) && this.mm.metadataEnabled()) g |= this.mm.gfpTagged;
+    const words = this.mm.memmap;
+    const tagged =
+      words !== undefined
+        ? ((words.u32[this.wordOf(words, src)] as number) & PG_mte_tagged) !== 0
+        : this.mm.testFlag(src, MigFlag.MteTagged);
+    if (tagged && this.mm.metadataEnabled()) g |= this.mm.gfpTagged;
     let dst = this.mm.allocPages(order, g);
     if (avoid === undefined || dst < 0) return dst;
     let held: number[] | undefined;
@@ -286,6 +298,10 @@ export class Migrator {
    */
   copyHighpage(dst: number, src: number, order = 0): void {
     const mm = this.mm;
+    if (order === 0 && mm.memmap !== undefined) {
+      this.copyBasePage(mm.memmap, dst, src);
+      return;
+    }
     const tokens = mm.setToken !== undefined && mm.getToken !== undefined;
     // The static key, read once, and only when it decides something: a tagged page whose destination has
     // no tag storage (plain reads, so the order of the tests does not matter).
@@ -308,6 +324,44 @@ export class Migrator {
       else this.tags.writePageTags(to, this.tags.readPageTags(from));
       mm.setFlag(to, MigFlag.MteTagged);
     }
+  }
+
+  /**
+   * The index of pfn's first word in `words` (mm.memmap). A migration asks about its source and its
+   * destination in turn: the last two answers are kept (a pfn's index never changes).
+   */
+  private wordOf(words: MemMap, pfn: number): number {
+    if (pfn === this.wPfnA) return this.wIdxA;
+    if (pfn === this.wPfnB) return this.wIdxB;
+    const w = words.idxOf(pfn) * 4;
+    this.wPfnB = this.wPfnA;
+    this.wIdxB = this.wIdxA;
+    this.wPfnA = pfn;
+    this.wIdxA = w;
+    return w;
+  }
+  private wPfnA = -1;
+  private wIdxA = 0;
+  private wPfnB = -1;
+  private wIdxB = 0;
+
+  /** copyHighpage of one base page on the memmap words: the same steps as the loop above, for i = 0. */
+  private copyBasePage(words: MemMap, dst: number, src: number): void {
+    const u = words.u32;
+    const from = this.wordOf(words, src);
+    const to = this.wordOf(words, dst);
+    u[to + 3] = u[from + 3] as number;
+    if (((u[from] as number) & PG_mte_tagged) === 0) return;
+    const f = u[to] as number;
+    if ((f & PG_tag_storage_reserved) === 0 && this.mm.metadataEnabled() && this.fixes.pfnTags) {
+      this.swapTags.savePageTagsByPfn(dst, this.tags.readPageTags(src));
+      return;
+    }
+    // try_page_mte_tagging(to) fails if it is already tagged: the kernel then skips the copy.
+    if ((f & PG_mte_tagged) !== 0) return;
+    if (this.tags.copyPageTags !== undefined) this.tags.copyPageTags(dst, src);
+    else this.tags.writePageTags(dst, this.tags.readPageTags(src));
+    u[to] = ((u[to] as number) | PG_mte_tagged) >>> 0;
   }
 
   /** Starts a stepwise migration of the folio at `src`; call `step()` until it returns true. */

@@ -36,7 +36,7 @@
  * The METADATA_NONE fault (§5.3 do_migrate) calls migration back through `MigrationHooks`, installed with
  * `layer.setMigrationHooks(...)`.
  */
-import type { MmPort } from './port.js';
+import type { MmPort, PortWords } from './port.js';
 import { PageFlag } from './port.js';
 import type { AnonVma, Vma } from './mm.js';
 import { PTE_MIGRATION, PTE_PRESENT_MASK, PTE_WRITE } from './pte.js';
@@ -75,11 +75,38 @@ export class Rmap {
   private nextIndex = 1;
   /** Transparent huge pages: folio order/head and whole-folio migration (src/process/thp.ts). */
   folios: Thp | undefined;
+  /**
+   * The port's per-page words, when it has them: the migration primitives (isMovable, unmap, remap) then read
+   * and write a page's flags, refcount and owner there, one index look-up per page instead of a port call per
+   * field (the same words MachinePort's accessors use: flags, refcount, owner = words 0, 1, 2).
+   */
+  private readonly W: PortWords | undefined;
 
   constructor(
     private readonly port: MmPort,
     private readonly owner: RmapOwner,
-  ) {}
+  ) {
+    this.W = port.words;
+  }
+
+  /**
+   * The index of pfn's first word in W (W must be defined). A migration asks about its source and its
+   * destination in turn, several times each: the last two answers are kept (a pfn's index never changes).
+   */
+  private wordOf(pfn: number): number {
+    if (pfn === this.wPfnA) return this.wIdxA;
+    if (pfn === this.wPfnB) return this.wIdxB;
+    const w = this.W!.idxOf(pfn) * 4;
+    this.wPfnB = this.wPfnA;
+    this.wIdxB = this.wIdxA;
+    this.wPfnA = pfn;
+    this.wIdxA = w;
+    return w;
+  }
+  private wPfnA = -1;
+  private wIdxA = 0;
+  private wPfnB = -1;
+  private wIdxB = 0;
 
   /** Creates the anon_vma of a new mapping of `pages` pages, with its own range of linear indices. */
   newAnonVma(pages: number, shared: boolean): AnonVma {
@@ -121,7 +148,15 @@ export class Rmap {
   private anonRef(pfn: number): number {
     const port = this.port;
     // A page in use holds a reference; a free page has none (and its flags were cleared when it was freed).
-    if (pfn === port.zeroPfn || !port.testFlag(pfn, PageFlag.Anon)) return 0;
+    if (pfn === port.zeroPfn) return 0;
+    const W = this.W;
+    if (W !== undefined) {
+      const w = this.wordOf(pfn);
+      if (((W.u32[w] as number) & W.anonBit) === 0) return 0;
+      const r = W.i32[w + 1] as number;
+      return r > 0 ? r : 0;
+    }
+    if (!port.testFlag(pfn, PageFlag.Anon)) return 0;
     const ref = port.pageRef(pfn);
     return ref > 0 ? ref : 0;
   }
@@ -141,14 +176,16 @@ export class Rmap {
 
   /** The slots walk() would visit, counted without a callback; `onlyMigration` counts migration entries only. */
   private countSlots(pfn: number, onlyMigration: boolean): number {
-    const index = this.port.getOwner(pfn);
+    const index = this.ownerOf(pfn);
     this.slotIndex = index;
     const av = this.anonVmaOf(index);
     if (av === undefined) return 0;
     const mask = onlyMigration ? PTE_MIGRATION : PTE_PRESENT_MASK | PTE_MIGRATION;
     let n = 0;
     let first = true;
-    for (const vma of av.vmas) {
+    const vmas = av.vmas;
+    for (let k = 0; k < vmas.length; k++) {
+      const vma = vmas[k]!;
       const idx = index - vma.pgoff;
       if (idx < 0 || idx >= vma.pages) continue;
       if (vma.pfn[idx] === pfn && (vma.pte[idx]! & mask) !== 0) {
@@ -162,6 +199,12 @@ export class Rmap {
     }
     return n;
   }
+  /** The owner word of pfn: its linear index while it is an anon page. */
+  private ownerOf(pfn: number): number {
+    const W = this.W;
+    return W !== undefined ? (W.u32[this.wordOf(pfn) + 2] as number) : this.port.getOwner(pfn);
+  }
+
   /** The first slot countSlots found (valid when it returned > 0), and the linear index it looked up. */
   private firstVma: Vma | undefined;
   private firstIdx = 0;
@@ -203,11 +246,13 @@ export class Rmap {
     // walk() without a callback: every present/protnone/migration slot mapping pfn becomes a migration entry.
     const ref = this.anonRef(pfn);
     if (ref === 0) return null;
-    const index = this.port.getOwner(pfn);
+    const index = this.ownerOf(pfn);
     const av = this.anonVmaOf(index);
     if (av === undefined) return null;
     let n = 0;
-    for (const vma of av.vmas) {
+    const vmas = av.vmas;
+    for (let k = 0; k < vmas.length; k++) {
+      const vma = vmas[k]!;
       const idx = index - vma.pgoff;
       if (idx < 0 || idx >= vma.pages) continue;
       const f = vma.pte[idx]!;
@@ -217,7 +262,9 @@ export class Rmap {
       }
     }
     if (n === 0) return null;
-    this.port.setPageRef(pfn, ref + 1);
+    const W = this.W;
+    if (W !== undefined) W.i32[this.wordOf(pfn) + 1] = ref + 1;
+    else this.port.setPageRef(pfn, ref + 1);
     return { src: pfn };
   }
 
@@ -238,6 +285,23 @@ export class Rmap {
       const vma = this.firstVma!;
       const idx = this.firstIdx;
       this.firstVma = undefined;
+      const W = this.W;
+      if (W !== undefined) {
+        // The port calls below, on the words (owner, PageAnon, refcount; then the source's cleared).
+        const u = W.u32;
+        const wd = this.wordOf(dst);
+        u[wd + 2] = this.slotIndex >>> 0;
+        u[wd] = ((u[wd] as number) | W.anonBit) >>> 0;
+        W.i32[wd + 1] = 1;
+        this.owner.moveAccount(src, dst);
+        vma.pfn[idx] = dst;
+        this.owner.remapSlot(vma, idx, dst);
+        const ws = this.wordOf(src);
+        W.i32[ws + 1] = 0;
+        u[ws] = ((u[ws] as number) & ~W.anonBit) >>> 0;
+        u[ws + 2] = 0;
+        return;
+      }
       port.setOwner(dst, this.slotIndex);
       port.setFlag(dst, PageFlag.Anon);
       port.setPageRef(dst, 1);
