@@ -3,83 +3,21 @@
  * data (every tag block taken forces an alloc_contig_range that migrates the data living there), and 1 GiB
  * of page migration (tagged pages: destination with tag storage, tags copied). Rates in pages per second.
  *
- * The machine: one Normal zone of tagged memory plus its 1/32 of tag storage as METADATA pageblocks, the
- * buddy allocator with TagStorageReuse installed, and the process layer on an MmPort over both.
+ * The machine (src/sim/testbed.ts): one Normal zone of tagged memory plus its 1/32 of tag storage as METADATA
+ * pageblocks, the buddy allocator with TagStorageReuse installed, and the process layer on an MmPort over both.
  */
 import type { Bench, BenchResult } from './index.js';
-import { KernelLog } from '../src/sim/log.js';
-import { geometryFor } from '../src/mm/geometry.js';
-import { MemMap } from '../src/mm/memmap.js';
-import { PageAllocator } from '../src/mm/page_alloc.js';
-import { GFP_KERNEL } from '../src/mm/gfp.js';
-import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES, VM_EVENT } from '../src/mm/vmstat.js';
-import { ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL, Zone } from '../src/mm/zone.js';
+import { NR_FREE_METADATA_PAGES, NR_FREE_PAGES } from '../src/mm/vmstat.js';
 import { MigrateReason } from '../src/mm/migrate.js';
-import { TagStorage, type TagRegion } from '../src/arch/arm64/mte_tag_storage.js';
-import { TagStorageReuse } from '../src/arch/arm64/tag_reserve.js';
-import { MachinePort } from '../src/process/port_mm.js';
-import { ProcessLayer } from '../src/process/layer.js';
+import { makeTestbed, type TestbedMachine } from '../src/sim/testbed.js';
 import { VM_MTE, VM_READ, VM_WRITE } from '../src/process/mm.js';
 
 const MiB = 1024 * 1024;
 const RW = VM_READ | VM_WRITE;
 
-interface BenchMachine {
-  alloc: PageAllocator;
-  ts: TagStorage;
-  region: TagRegion;
-  reuse: TagStorageReuse;
-  layer: ProcessLayer;
-  ev(name: string): number;
-}
-
 /** `dataMiB` of tagged memory at 4 GiB (Normal), its tag storage right after it, 16 MiB of DMA at 2 GiB. */
-export function machine(dataMiB: number): BenchMachine {
-  const g = geometryFor(4096);
-  const log = new KernelLog();
-  const normStart = 0x100000000 / g.pageSize;
-  const dataPages = (dataMiB * MiB) / g.pageSize;
-  const tagPages = dataPages / 32;
-  const dmaStart = 0x80000000 / g.pageSize;
-  const dmaPages = (16 * MiB) / g.pageSize;
-  const memmap = new MemMap(g, [
-    { startPfn: dmaStart, endPfn: dmaStart + dmaPages },
-    { startPfn: normStart, endPfn: normStart + dataPages + tagPages },
-  ]);
-  const z = (idx: number, start: number, pages: number): Zone =>
-    new Zone({ idx, nid: 0, zoneStartPfn: start, spannedPages: pages, presentPages: pages }, g.nrOrders, 1);
-  const zones = [
-    z(ZONE_DMA, dmaStart, dmaPages),
-    z(ZONE_DMA32, 0, 0),
-    z(ZONE_NORMAL, normStart, dataPages + tagPages),
-    z(ZONE_MOVABLE, 0, 0),
-  ];
-  const alloc = new PageAllocator({ geometry: g, memmap, zones, cpus: 1 });
-  alloc.freeBootmem(dmaStart, dmaStart + dmaPages);
-  alloc.freeBootmem(normStart, normStart + dataPages);
-  alloc.setupPerCpuPageset();
-  const ts = new TagStorage(g.pageSize, g.pageblockNrPages);
-  const region: TagRegion = {
-    mem: { start: normStart, end: normStart + dataPages - 1 },
-    tag: { start: normStart + dataPages, end: normStart + dataPages + tagPages - 1 },
-    blockSizePages: 1,
-    blockSizeBytes: g.pageSize,
-    nid: 0,
-    node: '/metadata@0',
-    memoryNode: '/memory@100000000',
-  };
-  ts.regions.push(region);
-  const reuse = new TagStorageReuse(alloc, ts, log).install();
-  const tsm = reuse.tagStorageMm();
-  for (let p = region.tag.start; p <= region.tag.end; p += g.pageblockNrPages) tsm.initReservedPageblock(p, 'metadata');
-  alloc.setupPerZoneWmarks();
-  ts.metadataEnabled = true;
-  ts.state = 'enabled';
-  const zeroPfn = alloc.allocPages(0, GFP_KERNEL);
-  const port = new MachinePort({ alloc, tagStorage: ts, tagReserve: reuse.reserve, zeroPfn });
-  const layer = new ProcessLayer(port, { log });
-  reuse.attachProcessLayer(layer);
-  return { alloc, ts, region, reuse, layer, ev: (name) => alloc.events.get(VM_EVENT[name]!) };
+export function machine(dataMiB: number): TestbedMachine {
+  return makeTestbed({ dataMiB });
 }
 
 function rate(pages: number, ms: number, extra = ''): string {

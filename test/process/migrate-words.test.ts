@@ -6,19 +6,13 @@
  * (tagged and untagged sources, pages shared after fork, destinations without tag storage with fix.pfn_tags
  * on and off, stepped migrations).
  */
-import { geometryFor } from '../../src/mm/geometry.js';
-import { MemMap } from '../../src/mm/memmap.js';
-import { PageAllocator } from '../../src/mm/page_alloc.js';
-import { GFP_HIGHUSER_MOVABLE, GFP_KERNEL } from '../../src/mm/gfp.js';
-import { ZONE_DMA, ZONE_DMA32, ZONE_MOVABLE, ZONE_NORMAL, Zone } from '../../src/mm/zone.js';
+import type { PageAllocator } from '../../src/mm/page_alloc.js';
+import { GFP_HIGHUSER_MOVABLE } from '../../src/mm/gfp.js';
 import { MigrateReason, Migrator, type MigrateMm } from '../../src/mm/migrate.js';
-import { TagStorage, type TagRegion } from '../../src/arch/arm64/mte_tag_storage.js';
-import { TagStorageReuse } from '../../src/arch/arm64/tag_reserve.js';
-import { MachinePort } from '../../src/process/port_mm.js';
-import { ProcessLayer } from '../../src/process/layer.js';
+import type { ProcessLayer } from '../../src/process/layer.js';
 import { forkProcess } from '../../src/process/fork.js';
 import { VM_MTE, VM_READ, VM_WRITE, type Vma } from '../../src/process/mm.js';
-import { KernelLog } from '../../src/sim/log.js';
+import { makeTestbed } from '../../src/sim/testbed.js';
 
 const MiB = 1024 * 1024;
 const RW = VM_READ | VM_WRITE;
@@ -33,42 +27,14 @@ interface World {
 
 /** 64 MiB of tagged memory with its tag storage; `words` false hides the per-page words from rmap and migrate. */
 function world(words: boolean): World {
-  const g = geometryFor(4096);
-  const log = new KernelLog();
-  const normStart = 0x100000000 / g.pageSize;
-  const dataPages = (64 * MiB) / g.pageSize;
-  const tagPages = dataPages / 32;
-  const memmap = new MemMap(g, [{ startPfn: normStart, endPfn: normStart + dataPages + tagPages }]);
-  const z = (idx: number, start: number, pages: number): Zone =>
-    new Zone({ idx, nid: 0, zoneStartPfn: start, spannedPages: pages, presentPages: pages }, g.nrOrders, 1);
-  const zones = [z(ZONE_DMA, 0, 0), z(ZONE_DMA32, 0, 0), z(ZONE_NORMAL, normStart, dataPages + tagPages)];
-  zones.push(z(ZONE_MOVABLE, 0, 0));
-  const alloc = new PageAllocator({ geometry: g, memmap, zones, cpus: 1 });
-  alloc.freeBootmem(normStart, normStart + dataPages);
-  alloc.setupPerCpuPageset();
-  const ts = new TagStorage(g.pageSize, g.pageblockNrPages);
-  const region: TagRegion = {
-    mem: { start: normStart, end: normStart + dataPages - 1 },
-    tag: { start: normStart + dataPages, end: normStart + dataPages + tagPages - 1 },
-    blockSizePages: 1,
-    blockSizeBytes: g.pageSize,
-    nid: 0,
-    node: '/metadata@0',
-    memoryNode: '/memory@100000000',
-  };
-  ts.regions.push(region);
-  const reuse = new TagStorageReuse(alloc, ts, log).install();
-  const tsm = reuse.tagStorageMm();
-  for (let p = region.tag.start; p <= region.tag.end; p += g.pageblockNrPages) tsm.initReservedPageblock(p, 'metadata');
-  alloc.setupPerZoneWmarks();
-  ts.metadataEnabled = true;
-  ts.state = 'enabled';
-  const zeroPfn = alloc.allocPages(0, GFP_KERNEL);
-  const port = new MachinePort({ alloc, tagStorage: ts, tagReserve: reuse.reserve, zeroPfn });
   // The rmap reads port.words when the layer builds it.
-  if (!words) Object.defineProperty(port, 'words', { value: undefined });
-  const layer = new ProcessLayer(port, { log });
-  reuse.attachProcessLayer(layer);
+  const { alloc, layer, reuse } = makeTestbed({
+    dataMiB: 64,
+    dma: false,
+    beforeLayer: (port) => {
+      if (!words) Object.defineProperty(port, 'words', { value: undefined });
+    },
+  });
   const base = reuse.migrator;
   // The machine's MigrateMm, with or without its memmap.
   const mm: MigrateMm = words
