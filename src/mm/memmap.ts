@@ -215,3 +215,27 @@ export class MemMap {
   /** Bytes of emulator memory per emulated page (words) — SPEC §8 budget, excluding the pageblock byte. */
   static readonly bytesPerPage = WORDS_PER_PAGE * 4;
 }
+
+/**
+ * The index of a pfn's first word (idxOf(pfn) * 4) for the last two pfns asked: a migration asks about its
+ * source and its destination in turn, several times each. A pfn's index never changes, so nothing goes stale.
+ */
+export class PfnWordCache {
+  private pfnA = -1;
+  private wordA = 0;
+  private pfnB = -1;
+  private wordB = 0;
+
+  constructor(private readonly words: { idxOf(pfn: number): number }) {}
+
+  of(pfn: number): number {
+    if (pfn === this.pfnA) return this.wordA;
+    if (pfn === this.pfnB) return this.wordB;
+    const w = this.words.idxOf(pfn) * 4;
+    this.pfnB = this.pfnA;
+    this.wordB = this.wordA;
+    this.pfnA = pfn;
+    this.wordA = w;
+    return w;
+  }
+}

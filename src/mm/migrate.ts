@@ -18,7 +18,7 @@
  * `MigrateMm.metadataEnabled()` and the allocator's own __GFP_TAGGED hook.
  */
 import type { MteSwapTags } from '../arch/arm64/mteswap.js';
-import { PG_mte_tagged, PG_tag_storage_reserved, type MemMap } from './memmap.js';
+import { PfnWordCache, PG_mte_tagged, PG_tag_storage_reserved, type MemMap } from './memmap.js';
 
 // Negative errno values, as the kernel returns them.
 export const EINTR = -4;
@@ -326,24 +326,11 @@ export class Migrator {
     }
   }
 
-  /**
-   * The index of pfn's first word in `words` (mm.memmap). A migration asks about its source and its
-   * destination in turn: the last two answers are kept (a pfn's index never changes).
-   */
+  /** The index of pfn's first word in `words` (mm.memmap, which never changes), for the source and destination. */
   private wordOf(words: MemMap, pfn: number): number {
-    if (pfn === this.wPfnA) return this.wIdxA;
-    if (pfn === this.wPfnB) return this.wIdxB;
-    const w = words.idxOf(pfn) * 4;
-    this.wPfnB = this.wPfnA;
-    this.wIdxB = this.wIdxA;
-    this.wPfnA = pfn;
-    this.wIdxA = w;
-    return w;
+    return (this.wordCache ??= new PfnWordCache(words)).of(pfn);
   }
-  private wPfnA = -1;
-  private wIdxA = 0;
-  private wPfnB = -1;
-  private wIdxB = 0;
+  private wordCache: PfnWordCache | undefined;
 
   /** copyHighpage of one base page on the memmap words: the same steps as the loop above, for i = 0. */
   private copyBasePage(words: MemMap, dst: number, src: number): void {

@@ -36,6 +36,7 @@
  * The METADATA_NONE fault (§5.3 do_migrate) calls migration back through `MigrationHooks`, installed with
  * `layer.setMigrationHooks(...)`.
  */
+import { PfnWordCache } from '../mm/memmap.js';
 import type { MmPort, PortWords } from './port.js';
 import { PageFlag } from './port.js';
 import type { AnonVma, Vma } from './mm.js';
@@ -81,32 +82,20 @@ export class Rmap {
    * field (the same words MachinePort's accessors use: flags, refcount, owner = words 0, 1, 2).
    */
   private readonly W: PortWords | undefined;
+  private readonly wordCache: PfnWordCache | undefined;
 
   constructor(
     private readonly port: MmPort,
     private readonly owner: RmapOwner,
   ) {
     this.W = port.words;
+    this.wordCache = this.W !== undefined ? new PfnWordCache(this.W) : undefined;
   }
 
-  /**
-   * The index of pfn's first word in W (W must be defined). A migration asks about its source and its
-   * destination in turn, several times each: the last two answers are kept (a pfn's index never changes).
-   */
+  /** The index of pfn's first word in W (W must be defined), for the source and destination of a migration. */
   private wordOf(pfn: number): number {
-    if (pfn === this.wPfnA) return this.wIdxA;
-    if (pfn === this.wPfnB) return this.wIdxB;
-    const w = this.W!.idxOf(pfn) * 4;
-    this.wPfnB = this.wPfnA;
-    this.wIdxB = this.wIdxA;
-    this.wPfnA = pfn;
-    this.wIdxA = w;
-    return w;
+    return this.wordCache!.of(pfn);
   }
-  private wPfnA = -1;
-  private wIdxA = 0;
-  private wPfnB = -1;
-  private wIdxB = 0;
 
   /** Creates the anon_vma of a new mapping of `pages` pages, with its own range of linear indices. */
   newAnonVma(pages: number, shared: boolean): AnonVma {
