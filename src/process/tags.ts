@@ -107,8 +107,13 @@ export class TagStore {
     // Consecutive pages share a tag page (32 per page): the ones found last are tried first (never removed).
     const b = this.tagPage(tp, create);
     if (b === undefined) return false;
-    this.buf = b;
-    this.bufWords = this.wordsA;
+    // Consecutive pages share a tag page: store the references only when they change. A tag page is often young
+    // (created this cycle) and this object old, so each store would take V8's write barrier slow path (measured:
+    // two a page, ~160 instructions, on the tagged swap path).
+    if (this.buf !== b) {
+      this.buf = b;
+      this.bufWords = this.wordsA;
+    }
     // The offset of pfn inside its tag page is (pfn - region start) % 32; region starts are pageblock aligned
     // (§1.1), so pfn % 32 gives the same slot.
     this.off = (pfn % 32) * this.bytesPerPage;
