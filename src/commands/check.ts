@@ -22,6 +22,7 @@ import { TAG_STORAGE_RULES, findRule, type TagOutcome } from '../arch/arm64/mte_
 import { TAG_LINT_RULES, lintRule, lintTagStorage } from '../arch/arm64/mte_tag_storage_lint.js';
 import {
   describeTagRegion,
+  type TagRegionBytes,
   tagStorageCandidates,
   tagStorageNodeProblems,
   type TagStorageState,
@@ -60,16 +61,7 @@ export interface CheckResult {
   readonly cmdline: string;
   readonly state: TagStorageState;
   readonly enabled: boolean;
-  readonly regions: readonly {
-    node: string;
-    memoryNode: string;
-    base: number;
-    size: number;
-    taggedBase: number;
-    taggedSize: number;
-    blockSizePages: number;
-    nid: number;
-  }[];
+  readonly regions: readonly (TagRegionBytes & { nid: number })[];
   readonly memTotalKb: number;
   readonly metadataTotalKb: number;
   readonly findings: readonly CheckFinding[];

@@ -649,10 +649,7 @@ export function activateTagStorage(ctx: TagStorageActivationCtx, ts: TagStorage)
 }
 
 /** A region in bytes, as `boot --json` and `check --json` print it. */
-export function describeTagRegion(
-  r: TagRegion,
-  pageSize: number,
-): {
+export interface TagRegionBytes {
   node: string;
   memoryNode: string;
   base: number;
@@ -660,7 +657,9 @@ export function describeTagRegion(
   taggedBase: number;
   taggedSize: number;
   blockSizePages: number;
-} {
+}
+
+export function describeTagRegion(r: TagRegion, pageSize: number): TagRegionBytes {
   return {
     node: r.node,
     memoryNode: r.memoryNode,
