@@ -7,17 +7,12 @@
 import { FakePort } from '../process/fake_port.js';
 import { PageFlag } from '../../src/process/port.js';
 import { TagStore } from '../../src/process/tags.js';
+import { Rng } from '../../src/scenario/runtime.js';
 
-/** Deterministic 32-bit PRNG (mulberry32). */
+/** The scenario runtime's seeded PRNG (mulberry32), as a function. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 interface Side {

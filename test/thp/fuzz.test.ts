@@ -6,16 +6,12 @@
 import { describe, expect, test } from '@jest/globals';
 import { defaultDt } from '../../src/commands/run.js';
 import { runScn } from '../fork/helpers.js';
+import { Rng } from '../../src/scenario/runtime.js';
 
+/** The scenario runtime's seeded PRNG (mulberry32), as a function. */
 function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = new Rng(seed);
+  return () => r.next();
 }
 
 function scenario(seed: number): string[] {
