@@ -107,6 +107,7 @@ export class ProcessLayer {
     opts: LayerOptions,
   ) {
     this.log = opts.log;
+    this.tagWords = new Int32Array(port.pageSize >> 7);
     this.fixMetadataNone = opts.fixMetadataNone ?? true;
     this.fixPfnTags = opts.fixPfnTags ?? true;
     this.rmap = new Rmap(port, {
@@ -201,15 +202,14 @@ export class ProcessLayer {
   }
 
   /** Scratch words for tagDigest (pageSize / 32 bytes of tags per page). */
-  private tagWords = new Int32Array(0);
+  private readonly tagWords: Int32Array;
 
   /**
    * A 32-bit digest of pfn's tags (FNV-1a over their 32-bit words), 0 when every tag is 0: what SPEC §5
    * invariant 5 compares with the slot's tagSum.
    */
   tagDigest(pfn: number): number {
-    let w = this.tagWords;
-    if (w.length !== this.port.pageSize >> 7) w = this.tagWords = new Int32Array(this.port.pageSize >> 7);
+    const w = this.tagWords;
     this.tags.saveWords(pfn, w, 0);
     let h = 0;
     for (let k = 0; k < w.length; k++) {
