@@ -56,7 +56,9 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   const countUser = (pfn: number): void => {
     if (!canCount || !port.testFlag(pfn, PageFlag.TagStorageReserved)) return;
     if (L.rmap.folioHead(pfn) !== pfn) return; // a THP tail page: the head counts for the whole folio
-    const order = L.rmap.folioOrder(pfn);
+    // A THP migration's destination before its remap, or its source after, is no folio of the rmap's: its order
+    // is the in-flight hold's.
+    const order = L.rmap.folioOrder(pfn) || (L.inflightOrder.get(pfn) ?? 0);
     if (order > 0) {
       countFolio(pfn, order);
       return;

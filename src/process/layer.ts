@@ -92,6 +92,11 @@ export class ProcessLayer {
    * do_metadata_none_page holds a page reference): pfn -> number of such holds. The invariants allow for them.
    */
   readonly inflight = new Map<number, number>();
+  /**
+   * The order of an in-flight block that is not a folio the rmap knows yet or any more (a THP migration's
+   * destination before its remap, its source after it): the invariants count its tag storage as a folio's.
+   */
+  readonly inflightOrder = new Map<number, number>();
   /** One fault context reused by sequential operations. */
   readonly fault = new FaultCtx();
   private tokenSeq = 0;
@@ -260,16 +265,20 @@ export class ProcessLayer {
    */
   fastLanes = true;
 
-  hold(pfn: number): void {
+  /** Marks pfn (the head of a 2^order block) as held by an operation in flight. */
+  hold(pfn: number, order = 0): void {
     if (!this.trackInflight) return;
     this.inflight.set(pfn, (this.inflight.get(pfn) ?? 0) + 1);
+    if (order > 0) this.inflightOrder.set(pfn, order);
   }
 
   unhold(pfn: number): void {
     if (!this.trackInflight) return;
     const n = (this.inflight.get(pfn) ?? 0) - 1;
-    if (n <= 0) this.inflight.delete(pfn);
-    else this.inflight.set(pfn, n);
+    if (n <= 0) {
+      this.inflight.delete(pfn);
+      this.inflightOrder.delete(pfn);
+    } else this.inflight.set(pfn, n);
   }
 
   /** Frees a page allocated by the fault path that was never mapped. */

@@ -190,12 +190,12 @@ class InflightTracker {
     const src = op !== undefined && n === MigrateStep.FreeSource ? op.src : -1;
     if (dst !== this.dst) {
       if (this.dst >= 0) this.L.unhold(this.dst);
-      if (dst >= 0) this.L.hold(dst);
+      if (dst >= 0) this.L.hold(dst, op!.order);
       this.dst = dst;
     }
     if (src !== this.src) {
       if (this.src >= 0) this.L.unhold(this.src);
-      if (src >= 0) this.L.hold(src);
+      if (src >= 0) this.L.hold(src, op!.order);
       this.src = src;
     }
   }

@@ -34,6 +34,33 @@ describe('THP and the other movers', () => {
     clean(r);
   });
 
+  test("a THP migration in a race: --check counts the in-flight folio's tag storage at every step, both ends", async () => {
+    // Between the destination's allocation and the remap the new folio (tag storage reserved for all 512 pages)
+    // is mapped nowhere, and after the remap the old one is not either: the checker must count each as a folio,
+    // not as one page. Every schedule of the two threads is run.
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = await runScn(
+        [
+          `config seed=${seed}`,
+          'process app',
+          'app: mmap huge 4M prot=rw+mte thp',
+          'app: touch huge 3072K..3076K',
+          'app: settag huge 3M..3145744 9',
+          'race {',
+          '  thread A { app: migrate huge to=DMA }',
+          '  thread B { app: touch huge 0..4K read }',
+          '}',
+          'expect vmstat.thp_migration_success == 1',
+          'expect app:huge tag(3M..3145744) == 9',
+          'app: munmap huge',
+          'expect vmstat.metadata_reserve_free == vmstat.metadata_reserve_success - 1',
+        ],
+        { dt: defaultDt() },
+      );
+      clean(r);
+    }
+  });
+
   test('reclaim under pressure splits THPs before swapping them out (thp_swpout_fallback); tags survive', async () => {
     const r = await runScn([
       'config swap=128M kernel_image=8M min_free_kbytes=256',
