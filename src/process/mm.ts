@@ -121,6 +121,8 @@ export class Mm {
 
 export class Process {
   alive = true;
+  /** Set when the OOM killer chose this process (SIGKILL): it runs nothing more, even before it has exited. */
+  oomKilled = false;
   /**
    * The scenario's mapping names -> the address range mmap returned. After a partial mprotect or munmap the
    * range may be covered by several VMAs (or partly by none); ranges in statements are relative to `start`.

@@ -442,6 +442,7 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     let victim: Process | undefined;
     for (const p of L.processes.values()) if (p.pid === pid && p.alive) victim = p;
     if (victim === undefined) return false;
+    victim.oomKilled = true;
     if (victim === this.current) {
       this.pendingExit.push(victim);
       return false;

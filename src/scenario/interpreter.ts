@@ -129,6 +129,7 @@ export class Interpreter implements ExpectContext {
         this.pressure(s.size.value, s.pos);
         break;
       default: {
+        if (this.skipKilled(s)) break;
         // `current` for the OOM killer; a victim that is `current` exits when its statement ends.
         const sw = this.swapSys();
         if (sw !== undefined) sw.current = this.layer.processes.get(s.proc.name);
@@ -187,6 +188,23 @@ export class Interpreter implements ExpectContext {
     return (prot.read || prot.write ? VM_READ : 0) | (prot.write ? VM_WRITE : 0) | (prot.mte ? VM_MTE : 0);
   }
 
+  /**
+   * A statement of a process the OOM killer has killed does not run (the task got SIGKILL): a note says so, and
+   * the scenario goes on. Which process the killer picks depends on the whole run, so this is no input error.
+   */
+  private skipKilled(s: ProcStmt): boolean {
+    const p = this.layer.processes.get(s.proc.name);
+    let why: string | undefined;
+    if (p !== undefined && p.oomKilled) why = 'the process was killed by the OOM killer';
+    else if (p === undefined || !p.alive) why = this.unborn.get(s.proc.name);
+    if (why === undefined) return false;
+    this.note(`${formatPos(s.pos)}: ${s.proc.name}: ${s.kind}: not run, ${why}`);
+    if (s.kind === 'fork') this.unborn.set(s.child.name, `its fork at ${formatPos(s.pos)} did not run`);
+    return true;
+  }
+  /** Children whose `fork` did not happen (-ENOMEM, or a parent the OOM killer had killed): name -> why. */
+  private readonly unborn = new Map<string, string>();
+
   /** Runs a process statement at once (the fast path); returns its result. */
   private runSequential(s: ProcStmt): OpResult {
     const L = this.layer;
@@ -235,7 +253,10 @@ export class Interpreter implements ExpectContext {
         if (old !== undefined && old.alive)
           throw new InputError(`process '${s.child.name}' already exists`, s.child.pos);
         const r = forkProcess(L, p, s.child.name);
-        if (r.child === undefined) this.note(`${formatPos(s.pos)}: ${s.proc.name}: fork: -ENOMEM`);
+        if (r.child === undefined) {
+          this.note(`${formatPos(s.pos)}: ${s.proc.name}: fork: -ENOMEM`);
+          this.unborn.set(s.child.name, `its fork at ${formatPos(s.pos)} failed`);
+        }
         return ok;
       }
       case 'migrate': {
@@ -262,6 +283,11 @@ export class Interpreter implements ExpectContext {
   /** The same statements as KernelOps for `race`. */
   private opFor(s: ThreadStmt): KernelOp {
     const L = this.layer;
+    const target = 'proc' in s ? L.processes.get(s.proc.name) : undefined;
+    if ('proc' in s && (target?.oomKilled === true || (target?.alive !== true && this.unborn.has(s.proc.name)))) {
+      // Killed before its thread reached this statement: nothing runs (see skipKilled).
+      return new AtomicOp(() => void this.skipKilled(s));
+    }
     if (s.kind === 'compact') return new CompactStepOp(L, needSupport(this.machine.migration, 'compact', s.pos));
     if (s.kind === 'migrate') {
       const p = this.proc(s);

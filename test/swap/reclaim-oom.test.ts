@@ -261,6 +261,37 @@ expect vmstat.oom_kill == 1
     ]);
   });
 
+  test("an OOM-killed process runs nothing more: its later statements, and its children's, are notes, not errors", async () => {
+    const r = await runSmall(`
+config swap=16M
+process app
+app: mmap a 8M prot=rw+mte
+app: touch a
+pressure ${FREE * 2}M
+app: touch a
+app: fork kid
+kid: touch a
+race {
+  thread A { app: settag a 0..4K 3 }
+  thread B { kid: exit }
+}
+expect vmstat.oom_kill == 1
+expect app:a resident == 0
+`);
+    expect(r.violations).toEqual([]);
+    expect(r.failed).toEqual([]);
+    expect(r.notes).toEqual([
+      expect.stringMatching(/^swap-test\.scn:6:1: pressure: page allocation failure after \d+ of \d+ pages$/),
+      'swap-test.scn:7:1: app: touch: not run, the process was killed by the OOM killer',
+      'swap-test.scn:8:1: app: fork: not run, the process was killed by the OOM killer',
+      'swap-test.scn:9:1: kid: touch: not run, its fork at swap-test.scn:8:1 did not run',
+      'swap-test.scn:12:14: kid: exit: not run, its fork at swap-test.scn:8:1 did not run',
+      'swap-test.scn:11:14: app: settag: not run, the process was killed by the OOM killer',
+    ]);
+    expect(r.m.layer.processes.get('app')!.alive).toBe(false);
+    expect(r.m.layer.processes.has('kid')).toBe(false);
+  });
+
   test('same input, same log (deterministic)', async () => {
     const text = `config swap=16M\nprocess a\na: mmap x ${FREE * 2}M\na: touch x\n`;
     const a = await runSmall(text);
