@@ -597,6 +597,15 @@ export class ProcessLayer {
 
   /** munmap(start, end - start). */
   munmap(p: Process, start: number, end: number): void {
+    this.unmapVmas(p, start, end);
+    this.flush();
+  }
+
+  /**
+   * zap + unlink of the VMAs in [start, end) and their page tables, without the flush: a THP left partly mapped
+   * between two VMAs of one exit is not split (see exit).
+   */
+  private unmapVmas(p: Process, start: number, end: number): void {
     const mm = p.mm;
     for (const v of this.vmasIn(mm, start, end)) {
       for (let i = 0; i < v.pages; i++) this.zapSlot(v, i);
@@ -607,13 +616,16 @@ export class ProcessLayer {
       if (avs.length === 0) this.rmap.dropAnonVma(v.anonVma);
     }
     this.freeTables(mm, start, end);
-    this.flush();
   }
 
-  /** exit_mmap: unmaps everything and frees the page tables and the pgd. */
+  /**
+   * exit_mmap: unmaps everything and frees the page tables and the pgd. Every VMA is zapped before the flush, as
+   * unmap_vmas does in one pass: a THP that spans several VMAs (after a partial mprotect) is freed whole when its
+   * last subpage goes, not split half way as a folio left partly mapped would be (deferred_split_scan).
+   */
   exit(p: Process): void {
     const mm = p.mm;
-    for (const v of [...mm.vmas]) this.munmap(p, v.start, v.end);
+    for (const v of [...mm.vmas]) this.unmapVmas(p, v.start, v.end);
     for (let level = 0; level < mm.tables.length; level++) {
       for (const pfn of mm.tables[level]!.values()) {
         this.freeTablePage(pfn);
