@@ -193,14 +193,18 @@ export class Interpreter implements ExpectContext {
    * the scenario goes on. Which process the killer picks depends on the whole run, so this is no input error.
    */
   private skipKilled(s: ProcStmt): boolean {
-    const p = this.layer.processes.get(s.proc.name);
-    let why: string | undefined;
-    if (p !== undefined && p.oomKilled) why = 'the process was killed by the OOM killer';
-    else if (p === undefined || !p.alive) why = this.unborn.get(s.proc.name);
+    const why = this.notRunWhy(s);
     if (why === undefined) return false;
     this.note(`${formatPos(s.pos)}: ${s.proc.name}: ${s.kind}: not run, ${why}`);
     if (s.kind === 'fork') this.unborn.set(s.child.name, `its fork at ${formatPos(s.pos)} did not run`);
     return true;
+  }
+  /** Why statement s cannot run (its process was OOM-killed, or never forked), or undefined when it can. */
+  private notRunWhy(s: ProcStmt): string | undefined {
+    const p = this.layer.processes.get(s.proc.name);
+    if (p !== undefined && p.oomKilled) return 'the process was killed by the OOM killer';
+    if (p === undefined || !p.alive) return this.unborn.get(s.proc.name);
+    return undefined;
   }
   /** Children whose `fork` did not happen (-ENOMEM, or a parent the OOM killer had killed): name -> why. */
   private readonly unborn = new Map<string, string>();
@@ -283,11 +287,8 @@ export class Interpreter implements ExpectContext {
   /** The same statements as KernelOps for `race`. */
   private opFor(s: ThreadStmt): KernelOp {
     const L = this.layer;
-    const target = 'proc' in s ? L.processes.get(s.proc.name) : undefined;
-    if ('proc' in s && (target?.oomKilled === true || (target?.alive !== true && this.unborn.has(s.proc.name)))) {
-      // Killed before its thread reached this statement: nothing runs (see skipKilled).
-      return new AtomicOp(() => void this.skipKilled(s));
-    }
+    // Killed (or never forked) before its thread reached this statement: nothing runs (see skipKilled).
+    if ('proc' in s && this.notRunWhy(s) !== undefined) return new AtomicOp(() => void this.skipKilled(s));
     if (s.kind === 'compact') return new CompactStepOp(L, needSupport(this.machine.migration, 'compact', s.pos));
     if (s.kind === 'migrate') {
       const p = this.proc(s);
