@@ -74,7 +74,10 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   // A large folio counts per allocation, as v1's block_ref_add does (kernel-facts §2.2-2.3): each of its
   // order_to_num_blocks(order) blocks, B pages apart from the first, gets min(1 << order, 32 * B) — which
   // over-reserves B times when B > 1. Its head stands for the whole folio; tail pages add nothing.
+  const foliosCounted = new Set<number>();
   const countFolio = (head: number, order: number): void => {
+    if (foliosCounted.has(head)) return;
+    foliosCounted.add(head);
     const first = port.tagBlockOf!(head);
     if (first < 0) return;
     const b = port.tagBlockPagesAt !== undefined ? port.tagBlockPagesAt(first) : 1;
@@ -147,6 +150,9 @@ export function checkInvariants(L: ProcessLayer, opts: CheckOptions = {}): strin
   if (enabled && migrating.size === 0 && port.reservedBlocks !== undefined && port.tagBlockOf !== undefined) {
     const pages = new Set<number>([port.zeroPfn, ...refs.keys(), ...L.inflight.keys()]);
     for (const pfn of pages) countUser(pfn);
+    // A THP holds its reservation until it is freed whole or split, however few of its pages are still mapped
+    // (one left partly mapped waits on the deferred split queue): every live folio counts, once.
+    for (const head of L.thp.heads()) countUser(head);
     endRun();
     const reserved = new Map(port.reservedBlocks());
     for (const [block, rc] of [...reserved].sort((a, b) => a[0] - b[0])) {

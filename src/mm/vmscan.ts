@@ -58,6 +58,11 @@ export interface ReclaimTarget {
   reclaimPage(pfn: number, ignoreReferences: boolean): Reclaim;
   /** Hands batched counters to vmstat after a reclaim run. */
   flush(): void;
+  /**
+   * shrink_slab(): the shrinkers that free memory outside the LRU; here the THP deferred split queue
+   * (deferred_split_scan), which splits folios left partly mapped and frees their unmapped pages.
+   */
+  shrinkSlab?(): void;
 }
 
 const ev = (name: string): number => {
@@ -218,7 +223,10 @@ export class Vmscan {
   shrink(reclaimIdx: number, nrToReclaim: number, kswapd: boolean, ignoreReferences: boolean): ShrinkResult {
     const target = this.target;
     const res: ShrinkResult = { scanned: 0, reclaimed: 0 };
-    if (target === undefined || !target.canReclaimAnon()) return res;
+    if (target === undefined) return res;
+    // shrink_node → shrink_slab runs whether or not anon pages can be swapped.
+    target.shrinkSlab?.();
+    if (!target.canReclaimAnon()) return res;
     const a = this.alloc;
     const mm = a.memmap;
     const u32 = mm.u32;

@@ -142,8 +142,6 @@ export class ProcessLayer {
   // Counters, tokens
 
   flush(): void {
-    // deferred_split_scan for THPs left partly mapped (src/process/thp.ts).
-    if (this.thp.deferred.size > 0) this.thp.deferredSplitScan();
     const p = this.pend;
     const port = this.port;
     if (p.pgfault !== 0) port.count('pgfault', p.pgfault);
@@ -601,10 +599,7 @@ export class ProcessLayer {
     this.flush();
   }
 
-  /**
-   * zap + unlink of the VMAs in [start, end) and their page tables, without the flush: a THP left partly mapped
-   * between two VMAs of one exit is not split (see exit).
-   */
+  /** zap + unlink of the VMAs in [start, end) and their page tables, without the counter flush. */
   private unmapVmas(p: Process, start: number, end: number): void {
     const mm = p.mm;
     for (const v of this.vmasIn(mm, start, end)) {
@@ -619,9 +614,8 @@ export class ProcessLayer {
   }
 
   /**
-   * exit_mmap: unmaps everything and frees the page tables and the pgd. Every VMA is zapped before the flush, as
-   * unmap_vmas does in one pass: a THP that spans several VMAs (after a partial mprotect) is freed whole when its
-   * last subpage goes, not split half way as a folio left partly mapped would be (deferred_split_scan).
+   * exit_mmap: unmaps everything (unmap_vmas, one pass over every VMA) and frees the page tables and the pgd. A THP
+   * that spans several VMAs (after a partial mprotect) is freed whole when its last subpage goes.
    */
   exit(p: Process): void {
     const mm = p.mm;

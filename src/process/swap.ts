@@ -146,6 +146,12 @@ export class SwapSystem implements SwapHooks, ReclaimTarget, OomTasks {
     }
   }
 
+  /** shrink_slab (src/mm/vmscan.ts): deferred_split_scan splits the THPs left partly mapped (src/process/thp.ts). */
+  shrinkSlab(): void {
+    const thp = this.L.thp;
+    if (thp.deferred.size > 0) thp.deferredSplitScan();
+  }
+
   /** shrink_folio_list for one page found by the LRU scan (src/mm/vmscan.ts). */
   reclaimPage(pfn: number, ignoreReferences: boolean): Reclaim {
     const L = this.L;

@@ -28,9 +28,10 @@
  *   zap_huge_pmd                 munmap/exit: the folio is freed as one order-9 block (free_metadata_storage(page,
  *                                9) returns its 16 tag pages)
  *   copy_huge_pmd                fork (src/process/fork.ts): both PMDs write-protected, one more PMD mapping
- *   deferred_split_folio         a folio left partly mapped is queued (thp_deferred_split_page) and split —
- *                                split_huge_page, thp_split_page — when the layer next flushes its counters,
- *                                standing in for deferred_split_scan (the kernel waits for memory pressure)
+ *   deferred_split_folio         a folio left partly mapped is queued (thp_deferred_split_page); it stays whole
+ *                                (unmapped pages and tag storage included) until it is freed whole, or memory
+ *                                pressure runs deferred_split_scan from shrink_slab (src/mm/vmscan.ts, kswapd and
+ *                                direct reclaim): split_huge_page, thp_split_page
  *   migrate_pages of a THP       rmap.unmap/remap/undo of the whole folio (PMD migration entries); a tail page
  *                                asked to migrate alone splits the folio first (as migrate_pages splits a THP
  *                                it cannot move whole)
@@ -108,6 +109,11 @@ export class Thp {
   /** Number of compound THPs in use. */
   get count(): number {
     return this.folios.size;
+  }
+
+  /** The heads of the compound THPs in use (mapped whole, in part, or waiting on the deferred split queue). */
+  heads(): IterableIterator<number> {
+    return this.folios.keys();
   }
 
   headOf(pfn: number): number {

@@ -192,20 +192,32 @@ describe('split, fallback, swap', () => {
     ]);
   });
 
-  test('partial munmap: split_huge_pmd, the unmapped half goes through the deferred split, its tag pages return', async () => {
+  test('partial munmap: split_huge_pmd; the folio waits on the deferred split queue until memory pressure splits it and its unmapped half returns', async () => {
     const s = await session();
     s.run(['process app', 'app: mmap huge 2M prot=rw+mte thp', 'app: touch huge', 'app: settag huge 2097136..2M 8']);
     const freed = s.vmstat('metadata_reserve_free');
+    const memFree = s.meminfo('MemFree');
     const p = s.layer.processes.get('app')!;
     const m = p.named.get('huge')!;
     s.layer.munmap(p, m.start, m.start + 2 ** 20);
     expect(s.vmstat('thp_split_pmd')).toBe(1);
     expect(s.vmstat('thp_deferred_split_page')).toBe(1);
-    expect(s.vmstat('thp_split_page')).toBe(1);
-    // The first 256 pages had 8 tag blocks to themselves (32 pages per tag page, block size 1).
-    expect(s.vmstat('metadata_reserve_free') - freed).toBe(8);
+    // deferred_split_folio only queues it: the folio stays whole, its unmapped pages and tag storage with it.
+    expect(s.vmstat('thp_split_page')).toBe(0);
+    expect(s.vmstat('metadata_reserve_free') - freed).toBe(0);
+    expect(s.meminfo('MemFree')).toBe(memFree);
     expect(s.meminfo('AnonPages')).toBe(1024);
     expect(s.meminfo('AnonHugePages')).toBe(0);
+    // Memory pressure: kswapd's shrink_slab runs deferred_split_scan. The first 256 pages had 8 tag blocks to
+    // themselves (32 pages per tag page, block size 1); they return with the pages.
+    // Take the zone below its low watermark (kswapd wakes) but not below min (no direct reclaim, no OOM kill).
+    const zone = (name: string): number => s.it.counter('zoneinfo', name, 'DMA')! * 4;
+    const usable = memFree - s.meminfo('MetadataFree');
+    s.run([`pressure ${Math.floor((usable - (zone('min') + zone('low')) / 2) / 1024)}M`]);
+    expect(s.vmstat('oom_kill')).toBe(0);
+    expect(s.vmstat('thp_split_page')).toBe(1);
+    expect(s.vmstat('metadata_reserve_free') - freed).toBe(8);
+    expect(s.meminfo('AnonPages')).toBe(1024);
     s.run(['expect app:huge tag(2097136..2M) == 8', 'app: access huge 2097136..2M tag=8', 'app: exit']);
     s.run(['expect vmstat.metadata_reserve_free == vmstat.metadata_reserve_success - 1']);
   });
