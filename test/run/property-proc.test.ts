@@ -8,13 +8,8 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { render, step, type Step } from './gen-movers.js';
-import { SMALL_DT } from '../fork/helpers.js';
-import { Interpreter } from '../../src/scenario/interpreter.js';
-import { parseScenario } from '../../src/scenario/parser.js';
-import { bootForRun } from '../../src/scenario/runtime_boot.js';
-import { buildRuntime } from '../../src/scenario/runtime_machine.js';
+import { session } from '../thp/harness.js';
 import { PTE_PMD, PTE_PRESENT_MASK, PTE_SWAP } from '../../src/process/pte.js';
-import { NR_FREE_PAGES } from '../../src/mm/vmstat.js';
 import { SwapSystem } from '../../src/process/swap.js';
 
 describe('/proc after random page movers', () => {
@@ -24,23 +19,16 @@ describe('/proc after random page movers', () => {
         fc.array(step, { minLength: 4, maxLength: 24 }),
         fc.integer({ min: 1, max: 1000 }),
         async (steps, seed) => {
-          const text = render(steps as Step[], ['&memory0', '&metadata0'], 16, true, false).join('\n') + '\n';
-          const parts = await bootForRun({ dt: SMALL_DT });
-          const { machine, layer } = buildRuntime(parts, { fixMetadataNone: true, fixPfnTags: true });
-          const it = new Interpreter(machine, layer, { seed, check: false, emit: () => {} });
-          it.run(parseScenario(text, 'proc.scn'));
-          layer.flush();
-          const mi = (n: string): number => machine.counter('meminfo', n)!;
-          const vm = (n: string): number => machine.counter('vmstat', n)!;
+          // The small platform (one zone, DMA), run under --check by test/thp/harness.ts.
+          const s = await session({ seed });
+          s.run(render(steps as Step[], ['&memory0', '&metadata0'], 16, true, false));
+          const layer = s.layer;
+          const mi = s.meminfo;
+          const vm = s.vmstat;
 
           let free = 0;
-          for (const z of parts.alloc.zones) {
-            if (!z.populated) continue;
-            let blocks = 0;
-            z.nrFree.forEach((n, o) => (blocks += n * 2 ** o));
-            expect(blocks).toBe(z.vmStat[NR_FREE_PAGES]);
-            free += blocks;
-          }
+          for (let o = 0; o <= 10; o++) free += s.it.counter('buddyinfo', '', 'DMA', o)! * 2 ** o;
+          expect(free).toBe(s.it.counter('zoneinfo', 'nr_free_pages', 'DMA'));
           expect(mi('MemFree')).toBe(free * 4);
 
           const mapped = new Set<number>();

@@ -24,7 +24,9 @@ export interface Session {
 
 let file = 0;
 
-export async function session(opts: { kernelImage?: string; minFreeKbytes?: number } = {}): Promise<Session> {
+export async function session(
+  opts: { kernelImage?: string; minFreeKbytes?: number; seed?: number } = {},
+): Promise<Session> {
   const parts = await bootForRun({
     dt: SMALL_DT,
     ...(opts.kernelImage !== undefined ? { kernelImageSize: parseInt(opts.kernelImage, 10) * 2 ** 20 } : {}),
@@ -32,7 +34,7 @@ export async function session(opts: { kernelImage?: string; minFreeKbytes?: numb
   });
   const { machine, layer } = buildRuntime(parts, { fixMetadataNone: true, fixPfnTags: true });
   const events: RunEvent[] = [];
-  const it = new Interpreter(machine, layer, { seed: 1, check: true, emit: (e) => events.push(e) });
+  const it = new Interpreter(machine, layer, { seed: opts.seed ?? 1, check: true, emit: (e) => events.push(e) });
   // The parser checks names against what earlier lines created: parse everything so far, run the new part.
   const all: string[] = [];
   let done = 0;
